@@ -1,0 +1,64 @@
+"""The uoseg exception hierarchy.
+
+Every error uoseg raises is a :class:`UosegError` and also the matching
+built-in exception, so ``except KeyError`` or ``except ValueError`` keeps
+working in code that does not know uoseg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ColumnTypeError",
+    "InternalError",
+    "InvalidInputError",
+    "StoreFormatError",
+    "UnknownNameError",
+    "UosegError",
+]
+
+
+class UosegError(Exception):
+    """Root of all uoseg errors."""
+
+
+class UnknownNameError(UosegError, KeyError):
+    """A tag, attribute, segment or user id the store does not hold.
+
+    ``suggestions`` lists the closest known names.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "name",
+        name: str = "",
+        suggestions: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.name = name
+        self.suggestions = list(suggestions)
+
+    def __str__(self) -> str:
+        # KeyError would print the repr of its argument; show the message as is.
+        return self.message
+
+
+class ColumnTypeError(UosegError, TypeError):
+    """A column or argument of the wrong type; the message names it and its type."""
+
+
+class InvalidInputError(UosegError, ValueError):
+    """A value uoseg refuses: null or negative ids, ids out of range, name clashes."""
+
+
+class StoreFormatError(UosegError, ValueError):
+    """A store file or bitmap bytes that are truncated, corrupted or of a newer format."""
+
+
+class InternalError(UosegError, RuntimeError):
+    """A bug in uoseg (a caught panic). Please report it with the message."""

@@ -1,0 +1,65 @@
+//! The one error type of the core. The Python layer maps each variant onto a
+//! `uoseg` exception class that also subclasses the matching built-in.
+
+use crate::suggest::did_you_mean;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A tag, attribute, value or segment that the store does not hold (KeyError).
+    #[error("unknown {kind} {name:?}{}", did_you_mean(suggestions))]
+    UnknownName {
+        kind: &'static str,
+        name: String,
+        suggestions: Vec<String>,
+    },
+    /// A column or argument of the wrong type (TypeError).
+    #[error("{0}")]
+    Type(String),
+    /// A value the engine refuses: nulls in an id column, negative or out-of-range
+    /// ids, conflicting names (ValueError). The message names the column and row.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A store file that is truncated, corrupted or of a newer format (ValueError).
+    #[error("{0}")]
+    StoreFormat(String),
+    /// An operating-system error while reading or writing a file (OSError).
+    #[error("{0}")]
+    Io(String),
+    /// A bug in uoseg, e.g. a caught panic (RuntimeError).
+    #[error("internal error in uoseg (please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn unknown(
+        kind: &'static str,
+        name: &str,
+        known: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Self {
+        Error::UnknownName {
+            kind,
+            name: name.to_string(),
+            suggestions: crate::suggest::closest(name, known),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput(message.into())
+    }
+
+    pub fn type_error(message: impl Into<String>) -> Self {
+        Error::Type(message.into())
+    }
+
+    pub fn format(message: impl Into<String>) -> Self {
+        Error::StoreFormat(message.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(err.to_string())
+    }
+}

@@ -1,0 +1,17 @@
+//! uoseg: a user-segmentation engine. The core (everything but `py`) is plain
+//! Rust with no Python in it; `py` holds the PyO3 bindings (feature `python`).
+
+pub mod build;
+pub mod error;
+pub mod ids;
+pub mod ingest;
+pub mod overlap;
+pub mod parallel;
+pub mod persist;
+pub mod store;
+pub mod suggest;
+
+#[cfg(feature = "python")]
+mod py;
+
+pub use error::{Error, Result};

@@ -1,0 +1,425 @@
+//! The store file: one file, written atomically, refused whole if anything is off.
+//!
+//! Layout (all integers little-endian):
+//! ```text
+//! header   "UOSEGSTO" | u32 format version | u32 section count
+//! section  u8 kind | u32 name length | name (UTF-8) | u64 payload length | u32 CRC-32 of payload | payload
+//!          ... (the first section is the manifest: kind, name and count of every other section)
+//! trailer  "UOSEGEND" | u32 CRC-32 of the header
+//! ```
+//! Bitmaps are in the Roaring portable format (the bytes CRoaring, pyroaring, Java
+//! and Go exchange). A save writes a temporary file in the same folder, fsyncs it
+//! and renames it over the target, so an interrupted save leaves the old file.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use croaring::{Bitmap, Portable};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::ids::IdMap;
+use crate::store::{Categorical, Store};
+
+const MAGIC: &[u8; 8] = b"UOSEGSTO";
+const TRAILER: &[u8; 8] = b"UOSEGEND";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum SectionKind {
+    Manifest = 0,
+    Ids = 1,
+    Universe = 2,
+    Tag = 3,
+    Categorical = 4,
+}
+
+impl SectionKind {
+    fn from_u8(value: u8) -> Option<Self> {
+        use SectionKind::*;
+        [Manifest, Ids, Universe, Tag, Categorical]
+            .into_iter()
+            .find(|k| *k as u8 == value)
+    }
+}
+
+struct Section {
+    kind: SectionKind,
+    name: String,
+    count: u64,
+    payload: Vec<u8>,
+}
+
+/// Bounds-checked reading of a byte slice: every read that would run past the
+/// end is a `StoreFormatError` naming what was being read.
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+    position: usize,
+    what: &'a str,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8], what: &'a str) -> Self {
+        Reader {
+            bytes,
+            position: 0,
+            what,
+        }
+    }
+
+    pub fn take(&mut self, len: usize) -> Result<&'a [u8]> {
+        let end = self
+            .position
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| {
+                Error::format(format!(
+                    "{}: truncated (needed {len} more bytes at offset {})",
+                    self.what, self.position
+                ))
+            })?;
+        let slice = &self.bytes[self.position..end];
+        self.position = end;
+        Ok(slice)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    pub fn len_u64(&mut self) -> Result<usize> {
+        usize::try_from(self.u64()?)
+            .map_err(|_| Error::format(format!("{}: length out of range", self.what)))
+    }
+
+    pub fn string(&mut self) -> Result<String> {
+        let len = self.u32()? as usize;
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::format(format!("{}: a name is not valid UTF-8", self.what)))
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.bytes.len() - self.position
+    }
+
+    pub fn finish(&self) -> Result<()> {
+        if self.remaining() == 0 {
+            Ok(())
+        } else {
+            Err(Error::format(format!(
+                "{}: {} unexpected trailing bytes",
+                self.what,
+                self.remaining()
+            )))
+        }
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+}
+
+pub fn bitmap_bytes(bitmap: &Bitmap) -> Vec<u8> {
+    bitmap.serialize::<Portable>()
+}
+
+/// Parse a portable bitmap that must span `bytes` exactly.
+pub fn bitmap_from_bytes(bytes: &[u8], what: &str) -> Result<Bitmap> {
+    let bitmap = Bitmap::try_deserialize::<Portable>(bytes)
+        .ok_or_else(|| Error::format(format!("{what}: not a valid Roaring portable bitmap")))?;
+    if bitmap.get_serialized_size_in_bytes::<Portable>() != bytes.len() {
+        return Err(Error::format(format!(
+            "{what}: bitmap length does not match its section"
+        )));
+    }
+    Ok(bitmap)
+}
+
+fn categorical_payload(attribute: &Categorical) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(attribute.values.len() as u32).to_le_bytes());
+    for (value, users) in &attribute.values {
+        put_str(&mut out, value);
+        let bytes = bitmap_bytes(users);
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    out
+}
+
+fn parse_categorical(payload: &[u8], name: &str) -> Result<Categorical> {
+    let what = format!("attribute {name:?}");
+    let mut reader = Reader::new(payload, &what);
+    let count = reader.u32()?;
+    let mut values = BTreeMap::new();
+    for _ in 0..count {
+        let value = reader.string()?;
+        let len = reader.len_u64()?;
+        let bitmap = bitmap_from_bytes(reader.take(len)?, &what)?;
+        values.insert(value, Arc::new(bitmap));
+    }
+    reader.finish()?;
+    Ok(Categorical { values })
+}
+
+fn sections_of(store: &Store) -> Vec<Section> {
+    let mut ids = Vec::new();
+    store.ids().encode(&mut ids);
+    let mut sections = vec![
+        Section {
+            kind: SectionKind::Ids,
+            name: String::new(),
+            count: store.ids().len() as u64,
+            payload: ids,
+        },
+        Section {
+            kind: SectionKind::Universe,
+            name: String::new(),
+            count: store.len(),
+            payload: bitmap_bytes(&store.universe().users),
+        },
+    ];
+    let tags: Vec<(&String, &Arc<Bitmap>)> = store.tags().iter().collect();
+    sections.par_extend(tags.into_par_iter().map(|(name, bitmap)| Section {
+        kind: SectionKind::Tag,
+        name: name.clone(),
+        count: bitmap.cardinality(),
+        payload: bitmap_bytes(bitmap),
+    }));
+    let attributes: Vec<(&String, &Arc<Categorical>)> = store.attributes().iter().collect();
+    sections.par_extend(attributes.into_par_iter().map(|(name, attribute)| Section {
+        kind: SectionKind::Categorical,
+        name: name.clone(),
+        count: attribute.values.len() as u64,
+        payload: categorical_payload(attribute),
+    }));
+    let mut manifest = Vec::new();
+    manifest.extend_from_slice(&(sections.len() as u64).to_le_bytes());
+    for section in &sections {
+        manifest.push(section.kind as u8);
+        put_str(&mut manifest, &section.name);
+        manifest.extend_from_slice(&section.count.to_le_bytes());
+        manifest.extend_from_slice(&(section.payload.len() as u64).to_le_bytes());
+    }
+    sections.insert(
+        0,
+        Section {
+            kind: SectionKind::Manifest,
+            name: String::new(),
+            count: 0,
+            payload: manifest,
+        },
+    );
+    sections
+}
+
+fn temporary_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "store".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    path.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
+}
+
+/// Save atomically: temporary file in the same folder, fsync, rename, fsync folder.
+pub fn save(store: &Store, path: &Path) -> Result<()> {
+    let sections = sections_of(store);
+    let temporary = temporary_path(path);
+    let written = write_file(&sections, &temporary).and_then(|()| {
+        fs::rename(&temporary, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename itself durable; not every platform can open a folder.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    });
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written
+}
+
+fn write_file(sections: &[Section], path: &Path) -> Result<()> {
+    let file = File::create(path)
+        .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut header = Vec::with_capacity(16);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    out.write_all(&header)?;
+    for section in sections {
+        out.write_all(&[section.kind as u8])?;
+        out.write_all(&(section.name.len() as u32).to_le_bytes())?;
+        out.write_all(section.name.as_bytes())?;
+        out.write_all(&(section.payload.len() as u64).to_le_bytes())?;
+        out.write_all(&crc32fast::hash(&section.payload).to_le_bytes())?;
+        out.write_all(&section.payload)?;
+    }
+    out.write_all(TRAILER)?;
+    out.write_all(&crc32fast::hash(&header).to_le_bytes())?;
+    let file = out.into_inner().map_err(|e| Error::Io(e.to_string()))?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Load a store file; any defect is a `StoreFormat` error and nothing is returned.
+pub fn load(path: &Path) -> Result<Store> {
+    let bytes =
+        fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    decode(&bytes)
+}
+
+struct RawSection<'a> {
+    kind: SectionKind,
+    name: String,
+    payload: &'a [u8],
+}
+
+pub fn decode(bytes: &[u8]) -> Result<Store> {
+    let mut reader = Reader::new(bytes, "store file");
+    let magic = reader
+        .take(8)
+        .map_err(|_| Error::format("not a uoseg store file (too short)"))?;
+    if magic != MAGIC {
+        return Err(Error::format("not a uoseg store file (bad magic bytes)"));
+    }
+    let version = reader.u32()?;
+    if version > FORMAT_VERSION {
+        return Err(Error::format(format!(
+            "store file format version {version} is newer than this uoseg reads ({FORMAT_VERSION}); upgrade uoseg"
+        )));
+    }
+    if version == 0 {
+        return Err(Error::format("store file format version 0 is not valid"));
+    }
+    let count = reader.u32()? as usize;
+    let header_crc = crc32fast::hash(&bytes[..16]);
+    let mut raw = Vec::with_capacity(count.min(1 << 20));
+    for index in 0..count {
+        let kind_byte = reader.u8()?;
+        let kind = SectionKind::from_u8(kind_byte)
+            .ok_or_else(|| Error::format(format!("section {index}: unknown kind {kind_byte}")))?;
+        let name = reader.string()?;
+        let len = reader.len_u64()?;
+        let crc = reader.u32()?;
+        let payload = reader.take(len)?;
+        if crc32fast::hash(payload) != crc {
+            return Err(Error::format(format!(
+                "section {index} ({name:?}): checksum mismatch, the file is corrupted"
+            )));
+        }
+        raw.push(RawSection {
+            kind,
+            name,
+            payload,
+        });
+    }
+    let trailer = reader
+        .take(8)
+        .map_err(|_| Error::format("store file is truncated (no trailer)"))?;
+    if trailer != TRAILER || reader.u32()? != header_crc {
+        return Err(Error::format("store file trailer is corrupted"));
+    }
+    reader.finish()?;
+    assemble(raw)
+}
+
+fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
+    let manifest = raw
+        .first()
+        .filter(|s| s.kind == SectionKind::Manifest)
+        .ok_or_else(|| Error::format("no manifest"))?;
+    let mut reader = Reader::new(manifest.payload, "manifest");
+    let listed = reader.len_u64()?;
+    if listed != raw.len() - 1 {
+        return Err(Error::format("manifest does not match the sections"));
+    }
+    for section in &raw[1..] {
+        let kind = reader.u8()?;
+        let name = reader.string()?;
+        let _count = reader.u64()?;
+        let len = reader.len_u64()?;
+        if kind != section.kind as u8 || name != section.name || len != section.payload.len() {
+            return Err(Error::format(format!(
+                "manifest does not match section {:?}",
+                section.name
+            )));
+        }
+    }
+    reader.finish()?;
+
+    let mut ids = None;
+    let mut universe = None;
+    let mut tag_sections = Vec::new();
+    let mut attribute_sections = Vec::new();
+    for section in &raw[1..] {
+        match section.kind {
+            SectionKind::Ids => ids = Some(IdMap::decode(section.payload)?),
+            SectionKind::Universe => {
+                universe = Some(bitmap_from_bytes(section.payload, "universe")?)
+            }
+            SectionKind::Tag => tag_sections.push(section),
+            SectionKind::Categorical => attribute_sections.push(section),
+            SectionKind::Manifest => return Err(Error::format("a second manifest")),
+        }
+    }
+    let ids = ids.ok_or_else(|| Error::format("store file has no id dictionary"))?;
+    let universe = universe.ok_or_else(|| Error::format("store file has no universe"))?;
+    let tags: Vec<(String, Arc<Bitmap>)> = tag_sections
+        .par_iter()
+        .map(|s| {
+            Ok((
+                s.name.clone(),
+                Arc::new(bitmap_from_bytes(s.payload, &format!("tag {:?}", s.name))?),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let attributes: Vec<(String, Arc<Categorical>)> = attribute_sections
+        .par_iter()
+        .map(|s| {
+            Ok((
+                s.name.clone(),
+                Arc::new(parse_categorical(s.payload, &s.name)?),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut tag_map = BTreeMap::new();
+    for (name, bitmap) in tags {
+        if tag_map.insert(name.clone(), bitmap).is_some() {
+            return Err(Error::format(format!("tag {name:?} appears twice")));
+        }
+    }
+    let mut attribute_map = BTreeMap::new();
+    for (name, attribute) in attributes {
+        if attribute_map.insert(name.clone(), attribute).is_some() {
+            return Err(Error::format(format!("attribute {name:?} appears twice")));
+        }
+    }
+    Ok(Store::from_parts(universe, ids, tag_map, attribute_map))
+}

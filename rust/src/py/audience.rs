@@ -1,0 +1,424 @@
+//! `uoseg.Audience`: an immutable bitmap of users that knows the universe and
+//! the id dictionary of the store it came from.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, StringArray, UInt32Array, UInt64Array};
+use croaring::Bitmap;
+use numpy::PyArray1;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+
+use super::released;
+use crate::error::Error;
+use crate::ids::{IdKind, IdMap};
+use crate::persist::{bitmap_bytes, bitmap_from_bytes, Reader};
+use crate::store::Universe;
+
+#[pyclass(frozen, module = "uoseg._core", name = "Audience")]
+pub struct PyAudience {
+    pub bitmap: Arc<Bitmap>,
+    /// `None` for an audience made from raw bytes: plain uint32 ids, no universe.
+    pub universe: Option<Universe>,
+}
+
+impl PyAudience {
+    pub fn new(bitmap: Bitmap, universe: Option<Universe>) -> Self {
+        PyAudience {
+            bitmap: Arc::new(bitmap),
+            universe,
+        }
+    }
+
+    pub fn shared(bitmap: Arc<Bitmap>, universe: Option<Universe>) -> Self {
+        PyAudience { bitmap, universe }
+    }
+
+    fn kind(&self) -> IdKind {
+        self.universe
+            .as_ref()
+            .map_or(IdKind::UInt32, |u| u.ids.kind())
+    }
+
+    /// The universe two audiences are combined in; refuses unrelated id spaces.
+    fn joint_universe(&self, other: &PyAudience) -> PyResult<Option<Universe>> {
+        Ok(match (&self.universe, &other.universe) {
+            (None, None) => None,
+            (Some(u), None) | (None, Some(u)) => {
+                if !matches!(u.ids.kind(), IdKind::UInt32 | IdKind::Auto) {
+                    return Err(Error::invalid(format!(
+                        "cannot combine an audience of a store with {} user ids and a standalone audience of uint32 ids",
+                        u.ids.kind().name()
+                    ))
+                    .into());
+                }
+                Some(u.clone())
+            }
+            (Some(a), Some(b)) => {
+                if Arc::ptr_eq(&a.users, &b.users) && Arc::ptr_eq(&a.ids, &b.ids) {
+                    Some(a.clone())
+                } else if !a.ids.compatible(&b.ids) {
+                    return Err(Error::invalid(
+                        "cannot combine audiences of two stores with different user id dictionaries",
+                    )
+                    .into());
+                } else {
+                    let ids = if a.ids.len() >= b.ids.len() {
+                        a.ids.clone()
+                    } else {
+                        b.ids.clone()
+                    };
+                    let users = if b.users.is_subset(&a.users) {
+                        a.users.clone()
+                    } else if a.users.is_subset(&b.users) {
+                        b.users.clone()
+                    } else {
+                        Arc::new(a.users.or(&b.users))
+                    };
+                    Some(Universe { users, ids })
+                }
+            }
+        })
+    }
+
+    fn binary(
+        &self,
+        py: Python<'_>,
+        other: &PyAudience,
+        op: fn(&Bitmap, &Bitmap) -> Bitmap,
+    ) -> PyResult<Self> {
+        let universe = self.joint_universe(other)?;
+        let (a, b) = (&self.bitmap, &other.bitmap);
+        let bitmap = released(py, || Ok(op(a, b)))?;
+        Ok(PyAudience::new(bitmap, universe))
+    }
+
+    fn dense_of(&self, user: &Bound<'_, PyAny>) -> Option<u32> {
+        let ids: Option<&IdMap> = self.universe.as_ref().map(|u| u.ids.as_ref());
+        if let Ok(text) = user.extract::<String>() {
+            return ids.and_then(|ids| ids.lookup_string(&text));
+        }
+        let value: u64 = user.extract().ok()?;
+        match ids {
+            Some(ids) => ids.lookup_integer(value),
+            None => u32::try_from(value).ok(),
+        }
+    }
+
+    /// The audience's users as their own ids, as an Arrow array.
+    fn external_array(&self, py: Python<'_>) -> PyResult<ArrayRef> {
+        let dense = released(py, || Ok(self.bitmap.to_vec()))?;
+        let ids = self.universe.as_ref().map(|u| u.ids.clone());
+        Ok(match (self.kind(), ids) {
+            (IdKind::Int64, Some(ids)) => Arc::new(Int64Array::from_iter_values(
+                ids.external_integers(&dense).into_iter().map(|v| v as i64),
+            )),
+            (IdKind::UInt64, Some(ids)) => {
+                Arc::new(UInt64Array::from(ids.external_integers(&dense)))
+            }
+            (IdKind::String, Some(ids)) => Arc::new(StringArray::from_iter_values(
+                ids.external_strings(&dense).iter().map(|s| s.as_ref()),
+            )),
+            _ => Arc::new(UInt32Array::from(dense)),
+        })
+    }
+
+    pub fn universe_bitmap(&self) -> PyResult<&Arc<Bitmap>> {
+        self.universe.as_ref().map(|u| &u.users).ok_or_else(|| {
+            Error::invalid("this audience has no universe (it was made from raw bitmap bytes); take it from a store")
+                .into()
+        })
+    }
+}
+
+#[pymethods]
+impl PyAudience {
+    fn __and__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
+        self.binary(py, &other, |a, b| a.and(b))
+    }
+
+    fn __or__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
+        self.binary(py, &other, |a, b| a.or(b))
+    }
+
+    fn __sub__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
+        self.binary(py, &other, |a, b| a.andnot(b))
+    }
+
+    fn __xor__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
+        self.binary(py, &other, |a, b| a.xor(b))
+    }
+
+    /// Complement within the store's universe.
+    fn __invert__(&self, py: Python<'_>) -> PyResult<Self> {
+        let universe = self.universe_bitmap()?.clone();
+        let bitmap = released(py, || Ok(universe.andnot(&self.bitmap)))?;
+        Ok(PyAudience::new(bitmap, self.universe.clone()))
+    }
+
+    fn __len__(&self) -> usize {
+        self.bitmap.cardinality() as usize
+    }
+
+    /// Number of users (same as `len`, but never overflows).
+    fn count(&self) -> u64 {
+        self.bitmap.cardinality()
+    }
+
+    fn __bool__(&self) -> bool {
+        !self.bitmap.is_empty()
+    }
+
+    fn __contains__(&self, user: &Bound<'_, PyAny>) -> bool {
+        self.dense_of(user)
+            .is_some_and(|dense| self.bitmap.contains(dense))
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.ids(py)?.call_method0("tolist")?.try_iter()?.into_any())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        match other.cast::<PyAudience>() {
+            Ok(other) => *self.bitmap == *other.get().bitmap,
+            Err(_) => false,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        let count = group_digits(self.bitmap.cardinality());
+        match &self.universe {
+            Some(u) => format!(
+                "Audience({count} users of {})",
+                group_digits(u.users.cardinality())
+            ),
+            None => format!("Audience({count} users)"),
+        }
+    }
+
+    /// Users as a sorted NumPy array of their own ids (uint32, int64, uint64,
+    /// or an object array of str for string ids), handed over without a copy.
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let dense = released(py, || Ok(self.bitmap.to_vec()))?;
+        let Some(universe) = &self.universe else {
+            return Ok(PyArray1::from_vec(py, dense).into_any());
+        };
+        Ok(match universe.ids.kind() {
+            IdKind::UInt32 | IdKind::Auto => PyArray1::from_vec(py, dense).into_any(),
+            IdKind::Int64 => {
+                let values: Vec<i64> = universe
+                    .ids
+                    .external_integers(&dense)
+                    .into_iter()
+                    .map(|v| v as i64)
+                    .collect();
+                PyArray1::from_vec(py, values).into_any()
+            }
+            IdKind::UInt64 => {
+                PyArray1::from_vec(py, universe.ids.external_integers(&dense)).into_any()
+            }
+            IdKind::String => {
+                let objects: Vec<Py<PyAny>> = universe
+                    .ids
+                    .external_strings(&dense)
+                    .iter()
+                    .map(|s| pyo3::types::PyString::new(py, s).into_any().unbind())
+                    .collect();
+                PyArray1::from_vec(py, objects).into_any()
+            }
+        })
+    }
+
+    /// Users as a pyarrow Array of their own ids.
+    fn to_arrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        // pyarrow reads this object through `__arrow_c_array__`, without a copy.
+        slf.py().import("pyarrow")?.getattr("array")?.call1((slf,))
+    }
+
+    /// Arrow PyCapsule interface: polars, pyarrow, DuckDB read the ids directly.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let array = self.external_array(py)?;
+        let field = Arc::new(arrow_schema::Field::new(
+            "user_id",
+            array.data_type().clone(),
+            false,
+        ));
+        Ok(pyo3_arrow::ffi::to_array_pycapsules(
+            py,
+            field,
+            array.as_ref(),
+            requested_schema,
+        )?)
+    }
+
+    fn intersection_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
+        self.joint_universe(&other)?;
+        Ok(self.bitmap.and_cardinality(&other.bitmap))
+    }
+
+    fn union_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
+        self.joint_universe(&other)?;
+        Ok(self.bitmap.or_cardinality(&other.bitmap))
+    }
+
+    fn difference_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
+        self.joint_universe(&other)?;
+        Ok(self.bitmap.andnot_cardinality(&other.bitmap))
+    }
+
+    /// |a ∩ b| / |a ∪ b|; two empty audiences are identical, so 1.0.
+    fn jaccard(&self, other: PyRef<'_, Self>) -> PyResult<f64> {
+        self.joint_universe(&other)?;
+        let union = self.bitmap.or_cardinality(&other.bitmap);
+        if union == 0 {
+            return Ok(1.0);
+        }
+        Ok(self.bitmap.and_cardinality(&other.bitmap) as f64 / union as f64)
+    }
+
+    fn is_subset(&self, other: PyRef<'_, Self>) -> PyResult<bool> {
+        self.joint_universe(&other)?;
+        Ok(self.bitmap.is_subset(&other.bitmap))
+    }
+
+    /// The dense engine ids (uint32) in the standard Roaring portable format:
+    /// byte-identical to pyroaring's and CRoaring's `serialize()`.
+    fn serialize<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = released(py, || Ok(bitmap_bytes(&self.bitmap)))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// An audience from Roaring portable bytes (from pyroaring, CRoaring, Java,
+    /// Go, Doris/StarRocks ...). It has no universe: combine it with a store's
+    /// audiences (uint32 stores), or use `TagStore.audience_from_bitmap`.
+    #[staticmethod]
+    fn deserialize(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let bitmap = released(py, || bitmap_from_bytes(data, "audience bytes"))?;
+        Ok(PyAudience::new(bitmap, None))
+    }
+
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let py = slf.py();
+        let this = slf.get();
+        let mut state = Vec::new();
+        put_blob(&mut state, &bitmap_bytes(&this.bitmap));
+        match &this.universe {
+            None => state.push(0),
+            Some(universe) => {
+                state.push(1);
+                put_blob(&mut state, &bitmap_bytes(&universe.users));
+                let mut ids = Vec::new();
+                universe.ids.encode(&mut ids);
+                put_blob(&mut state, &ids);
+            }
+        }
+        let constructor = py.get_type::<PyAudience>().getattr("_from_pickle")?;
+        Ok((constructor, (PyBytes::new(py, &state),)))
+    }
+
+    #[staticmethod]
+    fn _from_pickle(state: &[u8]) -> PyResult<Self> {
+        let mut reader = Reader::new(state, "pickled audience");
+        let len = reader.len_u64()?;
+        let bitmap = bitmap_from_bytes(reader.take(len)?, "pickled audience")?;
+        let universe = match reader.u8()? {
+            0 => None,
+            _ => {
+                let len = reader.len_u64()?;
+                let users = bitmap_from_bytes(reader.take(len)?, "pickled audience universe")?;
+                let len = reader.len_u64()?;
+                let ids = IdMap::decode(reader.take(len)?)?;
+                Some(Universe {
+                    users: Arc::new(users),
+                    ids: Arc::new(ids),
+                })
+            }
+        };
+        reader.finish()?;
+        Ok(PyAudience::new(bitmap, universe))
+    }
+}
+
+fn put_blob(out: &mut Vec<u8>, blob: &[u8]) {
+    out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
+    out.extend_from_slice(blob);
+}
+
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn collect<'py>(audiences: &Bound<'py, PyTuple>) -> PyResult<Vec<PyRef<'py, PyAudience>>> {
+    audiences
+        .iter()
+        .map(|a| {
+            a.extract::<PyRef<'py, PyAudience>>().map_err(|_| {
+                PyTypeError::new_err(format!("expected Audience objects, got {}", a.get_type()))
+            })
+        })
+        .collect()
+}
+
+fn joint(audiences: &[PyRef<'_, PyAudience>]) -> PyResult<Option<Universe>> {
+    let mut universe = audiences.first().and_then(|a| a.universe.clone());
+    for pair in audiences.windows(2) {
+        let joined = pair[0].joint_universe(&pair[1])?;
+        if joined.is_some() {
+            universe = joined;
+        }
+    }
+    Ok(universe)
+}
+
+/// Union of any number of audiences (one pass over all of them).
+#[pyfunction]
+#[pyo3(signature = (*audiences))]
+pub fn union(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<PyAudience> {
+    let audiences = collect(audiences)?;
+    let universe = joint(&audiences)?;
+    let maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap.as_ref()).collect();
+    let bitmap = released(py, || Ok(Bitmap::fast_or(&maps)))?;
+    Ok(PyAudience::new(bitmap, universe))
+}
+
+/// Intersection of one or more audiences, smallest first.
+#[pyfunction]
+#[pyo3(signature = (*audiences))]
+pub fn intersection(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<PyAudience> {
+    let audiences = collect(audiences)?;
+    if audiences.is_empty() {
+        return Err(PyValueError::new_err(
+            "intersection() needs at least one audience",
+        ));
+    }
+    let universe = joint(&audiences)?;
+    let mut maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap.as_ref()).collect();
+    maps.sort_by_key(|b| b.cardinality());
+    let bitmap = released(py, || {
+        let mut result = maps[0].clone();
+        for other in &maps[1..] {
+            if result.is_empty() {
+                break;
+            }
+            result.and_inplace(other);
+        }
+        Ok(result)
+    })?;
+    Ok(PyAudience::new(bitmap, universe))
+}

@@ -1,0 +1,42 @@
+//! Core errors become the exception classes of `uoseg.errors`, each of which
+//! also subclasses the matching built-in (KeyError, TypeError, ValueError...).
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::Error;
+
+fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
+    let module = py.import("uoseg.errors")?;
+    let kwargs = PyDict::new(py);
+    let class = match err {
+        Error::UnknownName {
+            kind,
+            name,
+            suggestions,
+        } => {
+            kwargs.set_item("kind", kind)?;
+            kwargs.set_item("name", name)?;
+            kwargs.set_item("suggestions", suggestions.clone())?;
+            "UnknownNameError"
+        }
+        Error::Type(_) => "ColumnTypeError",
+        Error::InvalidInput(_) => "InvalidInputError",
+        Error::StoreFormat(_) => "StoreFormatError",
+        Error::Io(message) => return Ok(PyOSError::new_err(message.clone())),
+        Error::Internal(_) => "InternalError",
+    };
+    let instance = module
+        .getattr(class)?
+        .call((err.to_string(),), Some(&kwargs))?;
+    Ok(PyErr::from_value(instance))
+}
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        Python::attach(|py| {
+            build(py, &err).unwrap_or_else(|_| PyRuntimeError::new_err(err.to_string()))
+        })
+    }
+}

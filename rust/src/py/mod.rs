@@ -1,0 +1,54 @@
+//! The PyO3 bindings: the only code that knows Python. Everything here converts
+//! arguments, releases the GIL around core calls and converts results back.
+
+mod audience;
+mod errors;
+mod store;
+
+use pyo3::prelude::*;
+
+pub use audience::PyAudience;
+pub use store::PyStore;
+
+/// Run core work with the GIL released, on uoseg's pool, turning a panic into
+/// a `uoseg.InternalError` instead of letting it reach Python.
+pub(crate) fn released<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> crate::Result<T> + Send,
+{
+    let outcome = py.detach(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::parallel::install(work)
+        }))
+    });
+    match outcome {
+        Ok(result) => result.map_err(PyErr::from),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(crate::Error::Internal(message).into())
+        }
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyAudience>()?;
+    m.add_class::<PyStore>()?;
+    m.add_function(wrap_pyfunction!(audience::union, m)?)?;
+    m.add_function(wrap_pyfunction!(audience::intersection, m)?)?;
+    m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add("FORMAT_VERSION", crate::persist::FORMAT_VERSION)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
+
+/// Number of threads in uoseg's pool (`UOSEG_NUM_THREADS`, default all cores).
+#[pyfunction]
+fn num_threads() -> usize {
+    crate::parallel::num_threads()
+}

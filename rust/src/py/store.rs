@@ -1,0 +1,376 @@
+//! `uoseg._core.Store`: one immutable store snapshot. The Python `TagStore`
+//! holds the current snapshot and swaps it on every update.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::ArrayRef;
+use croaring::Bitmap;
+use numpy::{PyArray1, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3_arrow::PyChunkedArray;
+
+use super::audience::{group_digits, PyAudience};
+use super::released;
+use crate::build::{bitmap_from_ids, bitmaps_by_code};
+use crate::error::{Error, Result};
+use crate::ids::{IdKind, IdMap};
+use crate::ingest::{self, encode_strings, resolve_user_ids, Unseen};
+use crate::store::Store;
+use crate::{overlap, persist};
+
+#[pyclass(frozen, module = "uoseg._core", name = "Store")]
+pub struct PyStore {
+    pub inner: Arc<Store>,
+}
+
+fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {
+    array.into_inner().0
+}
+
+/// Dense ids of a user column; the new dictionary if users were registered.
+fn register(store: &Store, users: &[ArrayRef], column: &str) -> Result<(Vec<u32>, Option<IdMap>)> {
+    let mut ids = Cow::Borrowed(store.ids());
+    let dense = resolve_user_ids(users, column, &mut ids, Unseen::Register)?;
+    Ok((
+        dense,
+        match ids {
+            Cow::Owned(ids) => Some(ids),
+            Cow::Borrowed(_) => None,
+        },
+    ))
+}
+
+fn with_registered(store: &Store, ids: Option<IdMap>) -> Store {
+    match ids {
+        Some(ids) => store.with_ids(ids),
+        None => store.clone(),
+    }
+}
+
+fn one_bitmap_per_value(
+    users: &[u32],
+    values: &[ArrayRef],
+    column: &str,
+) -> Result<BTreeMap<String, Bitmap>> {
+    let encoded = encode_strings(values, column)?;
+    if encoded.codes.len() != users.len() {
+        return Err(Error::invalid(format!(
+            "column {column:?} has {} rows but the user column has {}",
+            encoded.codes.len(),
+            users.len()
+        )));
+    }
+    let mut maps = bitmaps_by_code(users, &encoded.codes, encoded.dictionary.len());
+    maps.iter_mut().for_each(|b| {
+        b.run_optimize();
+    });
+    Ok(encoded.dictionary.into_iter().zip(maps).collect())
+}
+
+impl PyStore {
+    fn wrap(store: Store) -> Self {
+        PyStore {
+            inner: Arc::new(store),
+        }
+    }
+
+    fn audience(&self, bitmap: Arc<Bitmap>) -> PyAudience {
+        PyAudience::shared(bitmap, Some(self.inner.universe().clone()))
+    }
+}
+
+#[pymethods]
+impl PyStore {
+    #[staticmethod]
+    fn empty(ids: &str) -> PyResult<Self> {
+        Ok(PyStore::wrap(Store::new(IdKind::parse(ids)?)))
+    }
+
+    /// Build from long (user, tag) rows: one bitmap per distinct tag.
+    #[staticmethod]
+    fn from_long(
+        py: Python<'_>,
+        users: PyChunkedArray,
+        tags: PyChunkedArray,
+        user_column: &str,
+        tag_column: &str,
+        ids: &str,
+    ) -> PyResult<Self> {
+        let (users, tags) = (chunks(users), chunks(tags));
+        let kind = IdKind::parse(ids)?;
+        let store = released(py, move || {
+            let base = Store::new(kind);
+            let (dense, registered) = register(&base, &users, user_column)?;
+            let encoded = encode_strings(&tags, tag_column)?;
+            if let Some(row) = encoded.first_null() {
+                return Err(Error::invalid(format!(
+                    "column {tag_column:?} has a null tag name at row {row}"
+                )));
+            }
+            if encoded.codes.len() != dense.len() {
+                return Err(Error::invalid("the user and tag columns differ in length"));
+            }
+            let mut maps = bitmaps_by_code(&dense, &encoded.codes, encoded.dictionary.len());
+            use rayon::prelude::*;
+            maps.par_iter_mut().for_each(|b| {
+                b.run_optimize();
+            });
+            let universe = Bitmap::fast_or(&maps.iter().collect::<Vec<_>>());
+            let tags = encoded
+                .dictionary
+                .into_iter()
+                .zip(maps.into_iter().map(Arc::new))
+                .collect();
+            let ids = registered.unwrap_or_else(|| base.ids().clone());
+            Ok(Store::from_parts(universe, ids, tags, BTreeMap::new()))
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    /// Build from one row per user: boolean columns become tags, string and
+    /// dictionary columns categorical attributes.
+    #[staticmethod]
+    fn from_wide(
+        py: Python<'_>,
+        users: PyChunkedArray,
+        user_column: &str,
+        columns: Vec<(String, PyChunkedArray)>,
+        ids: &str,
+    ) -> PyResult<Self> {
+        let users = chunks(users);
+        let columns: Vec<(String, Vec<ArrayRef>)> =
+            columns.into_iter().map(|(n, c)| (n, chunks(c))).collect();
+        let kind = IdKind::parse(ids)?;
+        let store = released(py, move || {
+            let base = Store::new(kind);
+            let (dense, registered) = register(&base, &users, user_column)?;
+            let mut store = with_registered(&base, registered).with_users(&bitmap_from_ids(&dense));
+            for (name, column) in &columns {
+                let data_type = column.first().map(|c| c.data_type().clone());
+                match data_type {
+                    Some(arrow_schema::DataType::Boolean) => {
+                        let rows = ingest::true_rows(column, name)?;
+                        let members: Vec<u32> = rows.iter().map(|&r| dense[r]).collect();
+                        store = store.with_tag(name, bitmap_from_ids(&members))?;
+                    }
+                    Some(t) if ingest::is_string_type(&t) => {
+                        store = store.with_attribute(name, one_bitmap_per_value(&dense, column, name)?)?;
+                    }
+                    Some(t) => {
+                        return Err(Error::type_error(format!(
+                            "column {name:?} has type {t}; from_wide takes boolean columns (tags) and string or \
+                             dictionary columns (categorical attributes)"
+                        )))
+                    }
+                    None => store = store.with_tag(name, Bitmap::new())?,
+                }
+            }
+            Ok(store)
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    /// A new snapshot with tag `name` set to exactly these users.
+    fn with_tag(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        users: PyChunkedArray,
+        column: &str,
+    ) -> PyResult<Self> {
+        let users = chunks(users);
+        let store = released(py, || {
+            let (dense, registered) = register(&self.inner, &users, column)?;
+            with_registered(&self.inner, registered).with_tag(name, bitmap_from_ids(&dense))
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    fn with_tag_updated(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        add: PyChunkedArray,
+        remove: PyChunkedArray,
+        column: &str,
+    ) -> PyResult<Self> {
+        let (add, remove) = (chunks(add), chunks(remove));
+        let store = released(py, || {
+            let (added, registered) = register(&self.inner, &add, column)?;
+            let mut ids = Cow::Borrowed(self.inner.ids());
+            let removed = resolve_user_ids(&remove, column, &mut ids, Unseen::Skip)?;
+            with_registered(&self.inner, registered).with_tag_updated(
+                name,
+                &bitmap_from_ids(&added),
+                &bitmap_from_ids(&removed),
+            )
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    fn without_tag(&self, name: &str) -> PyResult<Self> {
+        Ok(PyStore::wrap(self.inner.without_tag(name)?))
+    }
+
+    fn without_attribute(&self, name: &str) -> PyResult<Self> {
+        Ok(PyStore::wrap(self.inner.without_attribute(name)?))
+    }
+
+    fn with_attribute(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        users: PyChunkedArray,
+        values: PyChunkedArray,
+        column: &str,
+    ) -> PyResult<Self> {
+        let (users, values) = (chunks(users), chunks(values));
+        let store = released(py, || {
+            let (dense, registered) = register(&self.inner, &users, column)?;
+            let store =
+                with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
+            let by_value = one_bitmap_per_value(&dense, &values, name)?;
+            store.with_attribute(name, by_value)
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    fn with_users(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<Self> {
+        let users = chunks(users);
+        let store = released(py, || {
+            let (dense, registered) = register(&self.inner, &users, column)?;
+            Ok(with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense)))
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    fn tag(&self, name: &str) -> PyResult<PyAudience> {
+        Ok(self.audience(self.inner.tag(name)?.clone()))
+    }
+
+    fn attr(&self, name: &str, value: &str) -> PyResult<PyAudience> {
+        Ok(self.audience(self.inner.attribute_value(name, value)?))
+    }
+
+    fn attr_in(&self, py: Python<'_>, name: &str, values: Vec<String>) -> PyResult<PyAudience> {
+        let bitmap = released(py, || self.inner.attribute_in(name, &values))?;
+        Ok(self.audience(Arc::new(bitmap)))
+    }
+
+    /// Users with any value of the attribute.
+    fn attr_not_null(&self, py: Python<'_>, name: &str) -> PyResult<PyAudience> {
+        let bitmap = released(py, || Ok(self.inner.attribute(name)?.non_null()))?;
+        Ok(self.audience(Arc::new(bitmap)))
+    }
+
+    #[getter]
+    fn universe(&self) -> PyAudience {
+        self.audience(self.inner.universe().users.clone())
+    }
+
+    /// The audience of these users (ids the store does not know are refused).
+    fn audience_of(
+        &self,
+        py: Python<'_>,
+        users: PyChunkedArray,
+        column: &str,
+    ) -> PyResult<PyAudience> {
+        let users = chunks(users);
+        let bitmap = released(py, || {
+            let mut ids = Cow::Borrowed(self.inner.ids());
+            let dense = resolve_user_ids(&users, column, &mut ids, Unseen::Refuse)?;
+            let bitmap = bitmap_from_ids(&dense);
+            if let Some(outsider) = bitmap.andnot(&self.inner.universe().users).minimum() {
+                return Err(Error::UnknownName {
+                    kind: "user id",
+                    name: self.inner.ids().describe(outsider),
+                    suggestions: vec![],
+                });
+            }
+            Ok(bitmap)
+        })?;
+        Ok(self.audience(Arc::new(bitmap)))
+    }
+
+    fn tags(&self) -> Vec<String> {
+        self.inner.tag_names().cloned().collect()
+    }
+
+    fn attributes(&self) -> Vec<String> {
+        self.inner.attribute_names().cloned().collect()
+    }
+
+    /// (value, users) of a categorical attribute, most users first.
+    fn attribute_values(&self, name: &str) -> PyResult<Vec<(String, u64)>> {
+        let mut values: Vec<(String, u64)> = self
+            .inner
+            .attribute(name)?
+            .values
+            .iter()
+            .map(|(v, b)| (v.clone(), b.cardinality()))
+            .collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(values)
+    }
+
+    /// (name, kind, users, distinct values) per tag and attribute.
+    fn describe(&self) -> Vec<(String, &'static str, u64, usize)> {
+        self.inner
+            .describe()
+            .into_iter()
+            .map(|d| (d.name, d.kind.name(), d.users, d.values))
+            .collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len() as usize
+    }
+
+    #[getter]
+    fn id_kind(&self) -> &'static str {
+        self.inner.ids().kind().name()
+    }
+
+    fn memory_usage(&self) -> usize {
+        self.inner.memory_usage()
+    }
+
+    fn overlap_matrix<'py>(
+        &self,
+        py: Python<'py>,
+        names: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let maps: Vec<Arc<Bitmap>> = names
+            .iter()
+            .map(|n| self.inner.tag(n).cloned())
+            .collect::<Result<_>>()?;
+        let n = maps.len();
+        let matrix = released(py, || {
+            Ok(overlap::overlap_matrix(
+                &maps.iter().map(|b| b.as_ref()).collect::<Vec<_>>(),
+            ))
+        })?;
+        Ok(PyArray1::from_vec(py, matrix).reshape([n, n])?.into_any())
+    }
+
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        released(py, || persist::save(&self.inner, &path))
+    }
+
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        Ok(PyStore::wrap(released(py, || persist::load(&path))?))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Store({} users, {} tags, {} attributes)",
+            group_digits(self.inner.len()),
+            self.inner.tags().len(),
+            self.inner.attributes().len()
+        )
+    }
+}

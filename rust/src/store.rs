@@ -1,0 +1,307 @@
+//! The tag store: an immutable snapshot of tags, categorical attributes, the
+//! universe and the id dictionary. Updates return a new snapshot that shares
+//! every unchanged bitmap, so an audience or snapshot handed out never changes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use croaring::Bitmap;
+
+use crate::error::{Error, Result};
+use crate::ids::{IdKind, IdMap};
+
+/// What a bitmap is evaluated against: the users a store knows and their ids.
+#[derive(Debug, Clone)]
+pub struct Universe {
+    pub users: Arc<Bitmap>,
+    pub ids: Arc<IdMap>,
+}
+
+/// A categorical attribute: one bitmap per value. A user holds at most one value;
+/// users without a value are null.
+#[derive(Debug, Clone, Default)]
+pub struct Categorical {
+    pub values: BTreeMap<String, Arc<Bitmap>>,
+}
+
+impl Categorical {
+    pub fn non_null(&self) -> Bitmap {
+        let all: Vec<&Bitmap> = self.values.values().map(|b| b.as_ref()).collect();
+        Bitmap::fast_or(&all)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tag,
+    Categorical,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Tag => "tag",
+            Kind::Categorical => "categorical",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    universe: Universe,
+    tags: BTreeMap<String, Arc<Bitmap>>,
+    attributes: BTreeMap<String, Arc<Categorical>>,
+}
+
+/// One row of `describe()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Description {
+    pub name: String,
+    pub kind: Kind,
+    /// Users holding the tag, or users with a non-null value.
+    pub users: u64,
+    /// Distinct values (1 for a tag).
+    pub values: usize,
+}
+
+impl Store {
+    pub fn new(kind: IdKind) -> Self {
+        Store {
+            universe: Universe {
+                users: Arc::new(Bitmap::new()),
+                ids: Arc::new(IdMap::new(kind)),
+            },
+            tags: BTreeMap::new(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    pub fn from_parts(
+        users: Bitmap,
+        ids: IdMap,
+        tags: BTreeMap<String, Arc<Bitmap>>,
+        attributes: BTreeMap<String, Arc<Categorical>>,
+    ) -> Self {
+        Store {
+            universe: Universe {
+                users: Arc::new(users),
+                ids: Arc::new(ids),
+            },
+            tags,
+            attributes,
+        }
+    }
+
+    pub fn universe(&self) -> &Universe {
+        &self.universe
+    }
+
+    pub fn ids(&self) -> &IdMap {
+        &self.universe.ids
+    }
+
+    pub fn len(&self) -> u64 {
+        self.universe.users.cardinality()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.universe.users.is_empty()
+    }
+
+    pub fn tag_names(&self) -> impl Iterator<Item = &String> {
+        self.tags.keys()
+    }
+
+    pub fn attribute_names(&self) -> impl Iterator<Item = &String> {
+        self.attributes.keys()
+    }
+
+    pub fn tags(&self) -> &BTreeMap<String, Arc<Bitmap>> {
+        &self.tags
+    }
+
+    pub fn attributes(&self) -> &BTreeMap<String, Arc<Categorical>> {
+        &self.attributes
+    }
+
+    fn all_names(&self) -> impl Iterator<Item = &String> {
+        self.tags.keys().chain(self.attributes.keys())
+    }
+
+    pub fn tag(&self, name: &str) -> Result<&Arc<Bitmap>> {
+        self.tags
+            .get(name)
+            .ok_or_else(|| Error::unknown("tag", name, self.all_names()))
+    }
+
+    pub fn attribute(&self, name: &str) -> Result<&Arc<Categorical>> {
+        self.attributes
+            .get(name)
+            .ok_or_else(|| Error::unknown("attribute", name, self.all_names()))
+    }
+
+    /// Users whose attribute `name` equals `value`. A value nobody holds is an
+    /// empty audience, not an error: values come and go with the data.
+    pub fn attribute_value(&self, name: &str, value: &str) -> Result<Arc<Bitmap>> {
+        let attribute = self.attribute(name)?;
+        Ok(attribute
+            .values
+            .get(value)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Bitmap::new())))
+    }
+
+    pub fn attribute_in(&self, name: &str, values: &[String]) -> Result<Bitmap> {
+        let attribute = self.attribute(name)?;
+        let maps: Vec<&Bitmap> = values
+            .iter()
+            .filter_map(|v| attribute.values.get(v))
+            .map(|b| b.as_ref())
+            .collect();
+        Ok(Bitmap::fast_or(&maps))
+    }
+
+    pub fn describe(&self) -> Vec<Description> {
+        let tags = self.tags.iter().map(|(name, bitmap)| Description {
+            name: name.clone(),
+            kind: Kind::Tag,
+            users: bitmap.cardinality(),
+            values: 1,
+        });
+        let attributes = self.attributes.iter().map(|(name, attribute)| Description {
+            name: name.clone(),
+            kind: Kind::Categorical,
+            users: attribute.values.values().map(|b| b.cardinality()).sum(),
+            values: attribute.values.len(),
+        });
+        tags.chain(attributes).collect()
+    }
+
+    /// Bytes held by the bitmaps and the id dictionary (an estimate for the latter).
+    pub fn memory_usage(&self) -> usize {
+        let bitmaps: usize = self.tags.values().map(|b| bitmap_bytes(b)).sum::<usize>()
+            + self
+                .attributes
+                .values()
+                .flat_map(|a| a.values.values())
+                .map(|b| bitmap_bytes(b))
+                .sum::<usize>()
+            + bitmap_bytes(&self.universe.users);
+        bitmaps + self.universe.ids.len() * 32
+    }
+
+    // ---- copy-on-write updates ----
+
+    fn check_new_name(&self, name: &str, kind: Kind) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::invalid("a tag or attribute name must not be empty"));
+        }
+        let clash = match kind {
+            Kind::Tag => self.attributes.contains_key(name).then_some("an attribute"),
+            Kind::Categorical => self.tags.contains_key(name).then_some("a tag"),
+        };
+        match clash {
+            Some(what) => Err(Error::invalid(format!(
+                "{name:?} is already {what} of this store"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// A store with the id dictionary replaced (after registering new users).
+    pub fn with_ids(&self, ids: IdMap) -> Store {
+        let mut next = self.clone();
+        next.universe.ids = Arc::new(ids);
+        next
+    }
+
+    pub fn with_users(&self, users: &Bitmap) -> Store {
+        let mut next = self.clone();
+        if !users.is_subset(&next.universe.users) {
+            next.universe.users = Arc::new(next.universe.users.or(users));
+        }
+        next
+    }
+
+    /// Add or replace a tag; its users join the universe.
+    pub fn with_tag(&self, name: &str, users: Bitmap) -> Result<Store> {
+        self.check_new_name(name, Kind::Tag)?;
+        let mut next = self.with_users(&users);
+        next.tags.insert(name.to_string(), Arc::new(users));
+        Ok(next)
+    }
+
+    /// Add `add` to an existing tag and remove `remove` from it.
+    pub fn with_tag_updated(&self, name: &str, add: &Bitmap, remove: &Bitmap) -> Result<Store> {
+        let current = self.tag(name)?;
+        let mut updated = current.or(add);
+        updated.andnot_inplace(remove);
+        updated.run_optimize();
+        let mut next = self.with_users(add);
+        next.tags.insert(name.to_string(), Arc::new(updated));
+        Ok(next)
+    }
+
+    pub fn without_tag(&self, name: &str) -> Result<Store> {
+        self.tag(name)?;
+        let mut next = self.clone();
+        next.tags.remove(name);
+        Ok(next)
+    }
+
+    pub fn without_attribute(&self, name: &str) -> Result<Store> {
+        self.attribute(name)?;
+        let mut next = self.clone();
+        next.attributes.remove(name);
+        Ok(next)
+    }
+
+    /// Set a categorical attribute for the users in `values` (value → users):
+    /// those users take the new value, everyone else keeps theirs. A user listed
+    /// under two values is an error; users join the universe.
+    pub fn with_attribute(&self, name: &str, values: BTreeMap<String, Bitmap>) -> Result<Store> {
+        self.check_new_name(name, Kind::Categorical)?;
+        let mut updated = Bitmap::new();
+        for (value, users) in &values {
+            if let Some(user) = updated.and(users).minimum() {
+                return Err(Error::invalid(format!(
+                    "attribute {name:?}: user {} is given two values (one of them {value:?})",
+                    self.universe.ids.describe(user)
+                )));
+            }
+            updated.or_inplace(users);
+        }
+        let mut merged: BTreeMap<String, Arc<Bitmap>> = BTreeMap::new();
+        if let Some(existing) = self.attributes.get(name) {
+            for (value, users) in &existing.values {
+                let kept = if users.intersect(&updated) {
+                    Arc::new(users.andnot(&updated))
+                } else {
+                    users.clone()
+                };
+                merged.insert(value.clone(), kept);
+            }
+        }
+        for (value, users) in values {
+            let entry = merged
+                .entry(value)
+                .or_insert_with(|| Arc::new(Bitmap::new()));
+            let mut combined = entry.or(&users);
+            combined.run_optimize();
+            *entry = Arc::new(combined);
+        }
+        merged.retain(|_, users| !users.is_empty());
+        let mut next = self.with_users(&updated);
+        next.attributes
+            .insert(name.to_string(), Arc::new(Categorical { values: merged }));
+        Ok(next)
+    }
+}
+
+pub fn bitmap_bytes(bitmap: &Bitmap) -> usize {
+    let stats = bitmap.statistics();
+    (stats.n_bytes_array_containers
+        + stats.n_bytes_bitset_containers
+        + stats.n_bytes_run_containers) as usize
+        + stats.n_containers as usize * 16
+}
