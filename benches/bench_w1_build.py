@@ -8,7 +8,7 @@ boolean frame (pandas, polars), a wide table (DuckDB), one bitmap per tag
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import duckdb
@@ -56,11 +56,14 @@ def build_duckdb(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.fixture(scope="module")
-def duckdb_long(duckdb_con: duckdb.DuckDBPyConnection, pop: Any) -> duckdb.DuckDBPyConnection:
+def duckdb_long(
+    duckdb_con: duckdb.DuckDBPyConnection, pop: Any
+) -> Iterator[duckdb.DuckDBPyConnection]:
     duckdb_con.register("w1_src", pop.tags)
     duckdb_con.execute("CREATE OR REPLACE TABLE w1_long AS SELECT * FROM w1_src")
     duckdb_con.unregister("w1_src")
-    return duckdb_con
+    yield duckdb_con
+    duckdb_con.execute("DROP TABLE IF EXISTS w1_long; DROP TABLE IF EXISTS w1_wide")
 
 
 @pytest.mark.benchmark(group="W1 build")

@@ -15,6 +15,7 @@ over the ranks), not NTILE, so all tools agree exactly on r, f and m.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -95,7 +96,6 @@ def rfm_polars(tx: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
         rank = pl.col(col).rank("ordinal")  # ties by row order, as method="first"
         return pl.sum_horizontal([(rank > e).cast(pl.Int64) for e in edges])
 
-    grid = pl.Series(SEGMENTS.ravel().tolist(), dtype=pl.String)
     return (
         agg.with_columns(
             recency_days=(pl.lit(as_of) - pl.col("last")).dt.total_seconds() // DAY_S,
@@ -108,7 +108,9 @@ def rfm_polars(tx: pl.DataFrame, as_of: datetime) -> pl.DataFrame:
         )
         .with_columns(
             rfm_code=100 * pl.col("r") + 10 * pl.col("f") + pl.col("m"),
-            segment=grid.gather((pl.col("r") - 1) * Q + pl.col("f") - 1),
+            segment=((pl.col("r") - 1) * Q + pl.col("f") - 1).replace_strict(
+                range(Q * Q), SEGMENTS.ravel().tolist(), return_dtype=pl.String
+            ),
         )
         .drop("last")
     )
@@ -120,20 +122,20 @@ def rfm_duckdb(con: duckdb.DuckDBPyConnection, as_of: datetime) -> pa.Table:
         "CREATE OR REPLACE TEMP TABLE rfm_agg AS "
         "SELECT user_id, min(rowid) AS first_pos, "
         f"(? - max(epoch(ts))::BIGINT) // {DAY_S} AS recency_days, "
-        "count(*) AS frequency, sum(round(amount * 100)::BIGINT) AS monetary "
+        "count(*) AS frequency, sum(round(amount * 100)::BIGINT)::BIGINT AS monetary "
         "FROM w4_tx GROUP BY user_id",
         [int(as_of.timestamp())],
     )
     edges = rank_qcut_edges(sql_scalar(con, "SELECT count(*) FROM rfm_agg"), Q)
 
     def code(rank: str) -> str:
-        return "(" + " + ".join(f"({rank} > {e!r})::INTEGER" for e in edges) + ")"
+        return "(" + " + ".join(f"({rank} > {float(e)!r})::INTEGER" for e in edges) + ")"
 
     def rank(col: str) -> str:
         return f"row_number() OVER (ORDER BY {col}, first_pos)"
 
     grid = "[" + ", ".join("'" + s.replace("'", "''") + "'" for s in SEGMENTS.ravel()) + "]"
-    return con.execute(
+    return con.sql(
         "WITH k AS (SELECT *, "
         f"{rank('recency_days')} AS rr, {rank('frequency')} AS rf, {rank('monetary')} AS rm "
         "FROM rfm_agg), "
@@ -183,11 +185,14 @@ def expected(pandas_tx: pd.DataFrame, pop: Any) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def duckdb_tx(duckdb_con: duckdb.DuckDBPyConnection, pop: Any) -> duckdb.DuckDBPyConnection:
+def duckdb_tx(
+    duckdb_con: duckdb.DuckDBPyConnection, pop: Any
+) -> Iterator[duckdb.DuckDBPyConnection]:
     duckdb_con.register("w4_src", pop.transactions)
     duckdb_con.execute("CREATE OR REPLACE TABLE w4_tx AS SELECT * FROM w4_src")
     duckdb_con.unregister("w4_src")
-    return duckdb_con
+    yield duckdb_con
+    duckdb_con.execute("DROP TABLE IF EXISTS w4_tx; DROP TABLE IF EXISTS rfm_agg")
 
 
 @pytest.mark.benchmark(group="W4 RFM")

@@ -53,10 +53,9 @@ def split_polars(ids: pl.Series) -> list[np.ndarray]:
 
 def split_duckdb(con: duckdb.DuckDBPyConnection) -> list[np.ndarray]:
     case = " ".join(f"WHEN b < {c} THEN {k}" for k, c in enumerate(CUTS))
-    res = con.execute(
+    res = con.sql(
         f"SELECT user_id, CASE {case} ELSE {len(CUTS)} END AS g "
-        f"FROM (SELECT user_id, hash(user_id, ?) % {BUCKETS} AS b FROM w6_audience)",
-        [SPLIT_SALT],
+        f"FROM (SELECT user_id, hash(user_id, '{SPLIT_SALT}') % {BUCKETS} AS b FROM w6_audience)"
     ).fetchnumpy()
     ids, group = res["user_id"], res["g"]
     return [ids[group == k] for k in range(len(SPLIT_WEIGHTS))]

@@ -15,13 +15,64 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+import datetime as _dt
+import warnings
+
 from . import _core
 from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
+from .query import Query, literal
 
 __all__ = ["TagStore"]
 
 PathLike = str | os.PathLike[str]
+QueryLike = Query | str
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def _micros(as_of: Any) -> int | None:
+    """An evaluation instant as microseconds since the epoch (UTC).
+
+    Naive datetimes are taken as UTC; dates mean their midnight."""
+    if as_of is None:
+        return None
+    if isinstance(as_of, str):
+        as_of = _dt.datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    if hasattr(as_of, "to_pydatetime"):  # pandas Timestamp
+        as_of = as_of.to_pydatetime()
+    if hasattr(as_of, "astype") and hasattr(as_of, "dtype"):  # numpy datetime64
+        return int(as_of.astype("datetime64[us]").astype("int64"))
+    if isinstance(as_of, _dt.datetime):
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=_dt.UTC)
+        delta = as_of - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if isinstance(as_of, _dt.date):
+        return (as_of - _dt.date(1970, 1, 1)).days * 86_400_000_000
+    raise TypeError(f"as_of must be a datetime, date or ISO 8601 string, got {type(as_of).__name__}")
+
+
+def _is_string_like(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return _is_string_like(kind.value_type)
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+
+
+class Explain:
+    """An executed query plan: ``str(explain)`` prints the tree, ``.plan`` holds it
+    as nested dicts (operation, label, cardinality, micros, children)."""
+
+    __slots__ = ("plan", "text")
+
+    def __init__(self, text: str, plan: dict[str, Any]) -> None:
+        self.text = text
+        self.plan = plan
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Explain(\n{self.text})"
 
 
 class TagStore:
@@ -110,6 +161,22 @@ class TagStore:
 
     # ---- incremental updates ----
 
+    def add_wide(self, table: Any, user: str = "user_id", *, columns: Sequence[str] | None = None) -> None:
+        """Add the columns of a one-row-per-user table to this store, as
+        :meth:`from_wide` would build them (booleans → tags, strings →
+        categorical, numbers, dates and timestamps → numeric attributes)."""
+        data = as_table(table)
+        users = column(data, user)
+        names = [c for c in data.column_names if c != user] if columns is None else list(columns)
+        for name in names:
+            values = column(data, name)
+            if pa.types.is_boolean(values.type):
+                self.add_tag(name, users.filter(values.fill_null(False)))
+            elif _is_string_like(values.type):
+                self.add_attribute(name, users, values)
+            else:
+                self.add_numeric(name, users, values)
+
     def add_tag(self, name: str, ids: Any) -> None:
         """Set tag ``name`` to exactly these users (replacing it if it exists)."""
         users = self._users(ids)
@@ -133,6 +200,28 @@ class TagStore:
     def drop_attribute(self, name: str) -> None:
         """Remove a categorical attribute."""
         self._update(lambda core: core.without_attribute(name))
+
+    def add_numeric(self, name: str, user_ids: Any, values: Any) -> None:
+        """Set a numeric, date or timestamp attribute for these users (others keep
+        theirs). Nulls and NaN mean "no value"; the attribute is range-indexed."""
+        users, vals = self._users(user_ids), as_array(values, name)
+        self._update(lambda core: core.with_numeric(name, users, vals, "user_ids"))
+
+    def add_rfm(self, result: Any) -> None:
+        """Write an :func:`uoseg.rfm` result into the store: ``rfm.r``, ``rfm.f``,
+        ``rfm.m`` and ``rfm.segment`` as categorical attributes, ``recency_days``,
+        ``frequency`` and ``monetary`` as numeric ones, so queries can use them
+        (``rfm.segment = "Champions" AND monetary > 500``)."""
+        table: pa.Table = result.table
+        users = table.column(result.user)
+        for score in ("r", "f", "m"):
+            self.add_attribute(f"rfm.{score}", users, table.column(score).cast(pa.string()))
+        self.add_attribute("rfm.segment", users, table.column("segment"))
+        for name in ("recency_days", "frequency", "monetary"):
+            values = table.column(name)
+            if pa.types.is_decimal(values.type):
+                values = values.cast(pa.float64())
+            self.add_numeric(name, users, values)
 
     def add_users(self, ids: Any) -> None:
         """Add users to the universe without tagging them."""
@@ -170,6 +259,106 @@ class TagStore:
         """The audience of these users (all must be known to the store)."""
         return self._core.audience_of(self._users(ids), "ids")
 
+    # ---- numeric attributes ----
+
+    def range(
+        self,
+        name: str,
+        *,
+        ge: Any = None,
+        gt: Any = None,
+        le: Any = None,
+        lt: Any = None,
+    ) -> Audience:
+        """Users whose numeric attribute lies in a range (nulls never do).
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_numeric("age", [1, 2, 3], [20, 30, 40])
+        >>> store.range("age", ge=25, le=35).ids().tolist()
+        [2]
+        """
+        if ge is not None and gt is not None or le is not None and lt is not None:
+            raise ValueError("give at most one lower bound (ge/gt) and one upper bound (le/lt)")
+        quoted = literal(name)
+        if ge is not None and le is not None:
+            return self.query(f"{quoted} BETWEEN {literal(ge)} AND {literal(le)}")
+        parts = [
+            f"{quoted} {op} {literal(value)}"
+            for op, value in ((">=", ge), (">", gt), ("<=", le), ("<", lt))
+            if value is not None
+        ]
+        return self.query(" AND ".join(parts) if parts else f"{quoted} IS NOT NULL")
+
+    def equals(self, name: str, value: Any) -> Audience:
+        """Users whose attribute equals ``value`` (numeric or categorical)."""
+        return self.query(f"{literal(name)} = {literal(value)}")
+
+    def is_null(self, name: str) -> Audience:
+        """Users of the universe without a value for attribute ``name``."""
+        return self.query(f"{literal(name)} IS NULL")
+
+    def stats(self, name: str, audience: Audience | None = None) -> dict[str, Any]:
+        """count, sum, mean, min and max of a numeric attribute over ``audience``
+        (default: every user with a value). Integer sums are exact."""
+        return self._core.stats(name, audience)
+
+    def values(self, name: str, audience: Audience | None = None) -> np.ndarray[Any, Any]:
+        """The attribute's values for the users of ``audience`` (float64, in id order)."""
+        return self._core.numeric_values(name, audience)
+
+    # ---- queries ----
+
+    def query(self, query: QueryLike, as_of: Any = None) -> Audience:
+        """Evaluate a segment query (DSL text or a :class:`uoseg.Query`).
+
+        ``as_of`` (datetime, date or ISO string) anchors ``WITHIN``; uoseg never
+        reads the clock by itself.
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_tag("vip", [1, 2, 3])
+        >>> store.add_attribute("city", [1, 2, 3], ["SH", "BJ", "GZ"])
+        >>> store.query('vip AND city IN ("SH", "BJ")').ids().tolist()
+        [1, 2]
+        """
+        return self._core.query(str(query), _micros(as_of))
+
+    def count(self, query: QueryLike, as_of: Any = None) -> int:
+        """The size of a query's audience, computed without building it where possible."""
+        return self._core.count(str(query), _micros(as_of))
+
+    def explain(self, query: QueryLike, as_of: Any = None) -> Explain:
+        """Run a query and return its plan with each node's cardinality and time."""
+        text, plan = self._core.explain(str(query), _micros(as_of))
+        return Explain(text, plan)
+
+    def define(self, name: str, query: QueryLike) -> None:
+        """Save a segment, usable as ``@name`` in queries and saved with the store.
+
+        A definition that would make a cycle is refused; redefining a segment that
+        others use warns with their names."""
+        with self._lock:
+            core, users = self._core.define_segment(name, str(query))
+            self._core = core
+        if users:
+            warnings.warn(
+                f"segment @{name} changed; it is used by {', '.join('@' + u for u in users)}",
+                stacklevel=2,
+            )
+
+    def drop_segment(self, name: str) -> None:
+        """Remove a saved segment (refused while other segments use it)."""
+        self._update(lambda core: core.drop_segment(name))
+
+    def segments(self) -> dict[str, str]:
+        """Saved segments: name → canonical query text."""
+        return dict(self._core.segments())
+
     def overlap_matrix(self, names: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
         """Pairwise intersection counts of tags (int64 matrix; diagonal = sizes)."""
         return self._core.overlap_matrix(list(names))
@@ -181,8 +370,8 @@ class TagStore:
         return self._core.tags()
 
     def attributes(self) -> list[str]:
-        """Attribute names, sorted."""
-        return self._core.attributes()
+        """Attribute names (categorical and numeric), sorted."""
+        return sorted(self._core.attributes() + [n for n, _ in self._core.numerics()])
 
     def attribute_values(self, name: str) -> dict[str, int]:
         """Users per value of a categorical attribute, most users first."""
@@ -213,7 +402,7 @@ class TagStore:
         return len(self._core)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._core.tags() or name in self._core.attributes()
+        return name in self._core.tags() or name in self.attributes()
 
     def __repr__(self) -> str:
         return repr(self._core).replace("Store(", "TagStore(", 1)

@@ -11,8 +11,10 @@ from collections.abc import Sequence
 
 __all__ = [
     "ColumnTypeError",
+    "DuplicateEdgesError",
     "InternalError",
     "InvalidInputError",
+    "QuerySyntaxError",
     "StoreFormatError",
     "UnknownNameError",
     "UosegError",
@@ -62,3 +64,36 @@ class StoreFormatError(UosegError, ValueError):
 
 class InternalError(UosegError, RuntimeError):
     """A bug in uoseg (a caught panic). Please report it with the message."""
+
+
+class QuerySyntaxError(UosegError, ValueError):
+    """A query that does not parse.
+
+    The message shows the query with a caret under the fault. ``position``
+    (0-based, in characters), ``line`` and ``column`` (1-based) locate it;
+    ``expected`` lists what would have been accepted there.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        position: int = 0,
+        line: int = 1,
+        column: int = 1,
+        expected: Sequence[str] = (),
+        found: str = "",
+        text: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.position = position
+        self.line = line
+        self.column = column
+        self.expected = list(expected)
+        self.found = found
+        self.text = text
+
+
+class DuplicateEdgesError(UosegError, ValueError):
+    """Quantile edges that repeat, with ``duplicates="raise"`` (as pandas says:
+    "Bin edges must be unique"; pass ``duplicates="drop"`` to merge them)."""

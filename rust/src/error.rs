@@ -8,12 +8,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// A tag, attribute, value or segment that the store does not hold (KeyError).
-    #[error("unknown {kind} {name:?}{}", did_you_mean(suggestions))]
-    UnknownName {
-        kind: &'static str,
-        name: String,
-        suggestions: Vec<String>,
-    },
+    #[error("unknown {kind} '{name}'{}", did_you_mean(suggestions))]
+    UnknownName { kind: &'static str, name: String, suggestions: Vec<String> },
     /// A column or argument of the wrong type (TypeError).
     #[error("{0}")]
     Type(String),
@@ -27,22 +23,17 @@ pub enum Error {
     /// An operating-system error while reading or writing a file (OSError).
     #[error("{0}")]
     Io(String),
+    /// A query that does not parse (ValueError), with position and a caret.
+    #[error("{}", .0.render())]
+    Syntax(Box<crate::query::QuerySyntaxError>),
     /// A bug in uoseg, e.g. a caught panic (RuntimeError).
     #[error("internal error in uoseg (please report it): {0}")]
     Internal(String),
 }
 
 impl Error {
-    pub fn unknown(
-        kind: &'static str,
-        name: &str,
-        known: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Self {
-        Error::UnknownName {
-            kind,
-            name: name.to_string(),
-            suggestions: crate::suggest::closest(name, known),
-        }
+    pub fn unknown(kind: &'static str, name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        Error::UnknownName { kind, name: name.to_string(), suggestions: crate::suggest::closest(name, known) }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -60,15 +60,7 @@ impl IdKind {
     }
 
     fn from_code(code: u8) -> Option<Self> {
-        [
-            IdKind::UInt32,
-            IdKind::Int64,
-            IdKind::UInt64,
-            IdKind::String,
-            IdKind::Auto,
-        ]
-        .get(code as usize)
-        .copied()
+        [IdKind::UInt32, IdKind::Int64, IdKind::UInt64, IdKind::String, IdKind::Auto].get(code as usize).copied()
     }
 }
 
@@ -76,14 +68,8 @@ impl IdKind {
 #[derive(Debug, Clone)]
 enum Dictionary {
     Identity,
-    Integers {
-        to_dense: FxHashMap<u64, u32>,
-        external: Vec<u64>,
-    },
-    Strings {
-        to_dense: FxHashMap<Arc<str>, u32>,
-        external: Vec<Arc<str>>,
-    },
+    Integers { to_dense: FxHashMap<u64, u32>, external: Vec<u64> },
+    Strings { to_dense: FxHashMap<Arc<str>, u32>, external: Vec<Arc<str>> },
 }
 
 static NEXT_LINEAGE: AtomicU64 = AtomicU64::new(1);
@@ -101,20 +87,12 @@ impl IdMap {
     pub fn new(kind: IdKind) -> Self {
         let dictionary = match kind {
             IdKind::UInt32 | IdKind::Auto => Dictionary::Identity,
-            IdKind::Int64 | IdKind::UInt64 => Dictionary::Integers {
-                to_dense: FxHashMap::default(),
-                external: Vec::new(),
-            },
-            IdKind::String => Dictionary::Strings {
-                to_dense: FxHashMap::default(),
-                external: Vec::new(),
-            },
+            IdKind::Int64 | IdKind::UInt64 => {
+                Dictionary::Integers { to_dense: FxHashMap::default(), external: Vec::new() }
+            }
+            IdKind::String => Dictionary::Strings { to_dense: FxHashMap::default(), external: Vec::new() },
         };
-        IdMap {
-            kind,
-            dictionary,
-            lineage: NEXT_LINEAGE.fetch_add(1, Ordering::Relaxed),
-        }
+        IdMap { kind, dictionary, lineage: NEXT_LINEAGE.fetch_add(1, Ordering::Relaxed) }
     }
 
     /// Settle an `Auto` id space on the kind of its first id column.
@@ -176,9 +154,7 @@ impl IdMap {
                 external.push(value);
                 Ok(Some(dense))
             }
-            Dictionary::Strings { .. } => Err(Error::type_error(
-                "this store's user ids are strings, not integers",
-            )),
+            Dictionary::Strings { .. } => Err(Error::type_error("this store's user ids are strings, not integers")),
         }
     }
 
@@ -198,10 +174,7 @@ impl IdMap {
                 external.push(key);
                 Ok(Some(dense))
             }
-            _ => Err(Error::type_error(format!(
-                "this store's user ids are {}, not strings",
-                self.kind.name()
-            ))),
+            _ => Err(Error::type_error(format!("this store's user ids are {}, not strings", self.kind.name()))),
         }
     }
 
@@ -224,25 +197,18 @@ impl IdMap {
     /// External integer ids of dense ids (uint32 stores: the same numbers).
     pub fn external_integers(&self, dense: &[u32]) -> Vec<u64> {
         match &self.dictionary {
-            Dictionary::Integers { external, .. } => dense
-                .iter()
-                .map(|&d| external.get(d as usize).copied().unwrap_or(u64::MAX))
-                .collect(),
+            Dictionary::Integers { external, .. } => {
+                dense.iter().map(|&d| external.get(d as usize).copied().unwrap_or(u64::MAX)).collect()
+            }
             _ => dense.iter().map(|&d| u64::from(d)).collect(),
         }
     }
 
     pub fn external_strings(&self, dense: &[u32]) -> Vec<Arc<str>> {
         match &self.dictionary {
-            Dictionary::Strings { external, .. } => dense
-                .iter()
-                .map(|&d| {
-                    external
-                        .get(d as usize)
-                        .cloned()
-                        .unwrap_or_else(|| Arc::from(""))
-                })
-                .collect(),
+            Dictionary::Strings { external, .. } => {
+                dense.iter().map(|&d| external.get(d as usize).cloned().unwrap_or_else(|| Arc::from(""))).collect()
+            }
             _ => dense.iter().map(|d| Arc::from(d.to_string())).collect(),
         }
     }
@@ -271,23 +237,19 @@ impl IdMap {
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut reader = crate::persist::Reader::new(bytes, "id dictionary");
-        let kind = IdKind::from_code(reader.u8()?)
-            .ok_or_else(|| Error::format("id dictionary: unknown id kind"))?;
+        let kind = IdKind::from_code(reader.u8()?).ok_or_else(|| Error::format("id dictionary: unknown id kind"))?;
         let lineage = reader.u64()?;
         let count = reader.u64()?;
         let mut map = IdMap::new(kind);
         map.lineage = lineage;
         for _ in 0..count {
             let inserted = match kind {
-                IdKind::UInt32 | IdKind::Auto => {
-                    return Err(Error::format("id dictionary: uint32 store with entries"))
-                }
+                IdKind::UInt32 | IdKind::Auto => return Err(Error::format("id dictionary: uint32 store with entries")),
                 IdKind::Int64 | IdKind::UInt64 => map.integer(reader.u64()?, true)?,
                 IdKind::String => {
                     let len = reader.u32()? as usize;
-                    let text = std::str::from_utf8(reader.take(len)?).map_err(|_| {
-                        Error::format("id dictionary: a string id is not valid UTF-8")
-                    })?;
+                    let text = std::str::from_utf8(reader.take(len)?)
+                        .map_err(|_| Error::format("id dictionary: a string id is not valid UTF-8"))?;
                     let before = map.len();
                     let dense = map.string(text, true)?;
                     if map.len() == before {

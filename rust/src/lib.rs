@@ -5,9 +5,15 @@ pub mod build;
 pub mod error;
 pub mod ids;
 pub mod ingest;
+pub mod numeric;
 pub mod overlap;
 pub mod parallel;
 pub mod persist;
+pub mod quantile;
+pub mod query;
+pub mod rank;
+pub mod rfm;
+pub mod split;
 pub mod store;
 pub mod suggest;
 

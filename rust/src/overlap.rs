@@ -10,13 +10,7 @@ pub fn overlap_matrix(bitmaps: &[&Bitmap]) -> Vec<i64> {
     let pairs: Vec<(usize, usize)> = (0..n).flat_map(|i| (i..n).map(move |j| (i, j))).collect();
     let counts: Vec<u64> = pairs
         .par_iter()
-        .map(|&(i, j)| {
-            if i == j {
-                bitmaps[i].cardinality()
-            } else {
-                bitmaps[i].and_cardinality(bitmaps[j])
-            }
-        })
+        .map(|&(i, j)| if i == j { bitmaps[i].cardinality() } else { bitmaps[i].and_cardinality(bitmaps[j]) })
         .collect();
     let mut matrix = vec![0i64; n * n];
     for (&(i, j), &count) in pairs.iter().zip(&counts) {

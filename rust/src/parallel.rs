@@ -12,11 +12,7 @@ fn pool() -> Option<&'static rayon::ThreadPool> {
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n > 0)
             .unwrap_or(0);
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("uoseg-{i}"))
-            .build()
-            .ok()
+        rayon::ThreadPoolBuilder::new().num_threads(threads).thread_name(|i| format!("uoseg-{i}")).build().ok()
     })
     .as_ref()
 }
@@ -38,10 +34,7 @@ pub fn num_threads() -> usize {
 pub fn ranges(len: usize, min_len: usize) -> Vec<std::ops::Range<usize>> {
     let parts = (len / min_len.max(1)).clamp(1, num_threads() * 4);
     let step = len.div_ceil(parts).max(1);
-    (0..len)
-        .step_by(step)
-        .map(|start| start..(start + step).min(len))
-        .collect()
+    (0..len).step_by(step).map(|start| start..(start + step).min(len)).collect()
 }
 
 /// A raw pointer that may cross threads: used where parallel tasks write disjoint

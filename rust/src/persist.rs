@@ -22,7 +22,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
-use crate::store::{Categorical, Store};
+use crate::ingest::Logical;
+use crate::numeric::NumericColumn;
+use crate::store::{Categorical, Numeric, Store};
 
 const MAGIC: &[u8; 8] = b"UOSEGSTO";
 const TRAILER: &[u8; 8] = b"UOSEGEND";
@@ -36,14 +38,14 @@ enum SectionKind {
     Universe = 2,
     Tag = 3,
     Categorical = 4,
+    Numeric = 5,
+    Segment = 6,
 }
 
 impl SectionKind {
     fn from_u8(value: u8) -> Option<Self> {
         use SectionKind::*;
-        [Manifest, Ids, Universe, Tag, Categorical]
-            .into_iter()
-            .find(|k| *k as u8 == value)
+        [Manifest, Ids, Universe, Tag, Categorical, Numeric, Segment].into_iter().find(|k| *k as u8 == value)
     }
 }
 
@@ -64,24 +66,13 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(bytes: &'a [u8], what: &'a str) -> Self {
-        Reader {
-            bytes,
-            position: 0,
-            what,
-        }
+        Reader { bytes, position: 0, what }
     }
 
     pub fn take(&mut self, len: usize) -> Result<&'a [u8]> {
-        let end = self
-            .position
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| {
-                Error::format(format!(
-                    "{}: truncated (needed {len} more bytes at offset {})",
-                    self.what, self.position
-                ))
-            })?;
+        let end = self.position.checked_add(len).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
+            Error::format(format!("{}: truncated (needed {len} more bytes at offset {})", self.what, self.position))
+        })?;
         let slice = &self.bytes[self.position..end];
         self.position = end;
         Ok(slice)
@@ -106,8 +97,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn len_u64(&mut self) -> Result<usize> {
-        usize::try_from(self.u64()?)
-            .map_err(|_| Error::format(format!("{}: length out of range", self.what)))
+        usize::try_from(self.u64()?).map_err(|_| Error::format(format!("{}: length out of range", self.what)))
     }
 
     pub fn string(&mut self) -> Result<String> {
@@ -125,11 +115,7 @@ impl<'a> Reader<'a> {
         if self.remaining() == 0 {
             Ok(())
         } else {
-            Err(Error::format(format!(
-                "{}: {} unexpected trailing bytes",
-                self.what,
-                self.remaining()
-            )))
+            Err(Error::format(format!("{}: {} unexpected trailing bytes", self.what, self.remaining())))
         }
     }
 }
@@ -148,9 +134,7 @@ pub fn bitmap_from_bytes(bytes: &[u8], what: &str) -> Result<Bitmap> {
     let bitmap = Bitmap::try_deserialize::<Portable>(bytes)
         .ok_or_else(|| Error::format(format!("{what}: not a valid Roaring portable bitmap")))?;
     if bitmap.get_serialized_size_in_bytes::<Portable>() != bytes.len() {
-        return Err(Error::format(format!(
-            "{what}: bitmap length does not match its section"
-        )));
+        return Err(Error::format(format!("{what}: bitmap length does not match its section")));
     }
     Ok(bitmap)
 }
@@ -168,7 +152,7 @@ fn categorical_payload(attribute: &Categorical) -> Vec<u8> {
 }
 
 fn parse_categorical(payload: &[u8], name: &str) -> Result<Categorical> {
-    let what = format!("attribute {name:?}");
+    let what = format!("attribute '{name}'");
     let mut reader = Reader::new(payload, &what);
     let count = reader.u32()?;
     let mut values = BTreeMap::new();
@@ -186,12 +170,7 @@ fn sections_of(store: &Store) -> Vec<Section> {
     let mut ids = Vec::new();
     store.ids().encode(&mut ids);
     let mut sections = vec![
-        Section {
-            kind: SectionKind::Ids,
-            name: String::new(),
-            count: store.ids().len() as u64,
-            payload: ids,
-        },
+        Section { kind: SectionKind::Ids, name: String::new(), count: store.ids().len() as u64, payload: ids },
         Section {
             kind: SectionKind::Universe,
             name: String::new(),
@@ -213,6 +192,25 @@ fn sections_of(store: &Store) -> Vec<Section> {
         count: attribute.values.len() as u64,
         payload: categorical_payload(attribute),
     }));
+    let numerics: Vec<(&String, &Arc<Numeric>)> = store.numerics().iter().collect();
+    sections.par_extend(numerics.into_par_iter().map(|(name, numeric)| {
+        let (code, ticks) = numeric.logical.code();
+        let mut payload = vec![code];
+        payload.extend_from_slice(&ticks.to_le_bytes());
+        payload.extend_from_slice(&numeric.column.to_bytes());
+        Section {
+            kind: SectionKind::Numeric,
+            name: name.clone(),
+            count: numeric.column.non_null().cardinality(),
+            payload,
+        }
+    }));
+    sections.extend(store.segments().iter().map(|(name, text)| Section {
+        kind: SectionKind::Segment,
+        name: name.clone(),
+        count: 0,
+        payload: text.as_bytes().to_vec(),
+    }));
     let mut manifest = Vec::new();
     manifest.extend_from_slice(&(sections.len() as u64).to_le_bytes());
     for section in &sections {
@@ -221,26 +219,13 @@ fn sections_of(store: &Store) -> Vec<Section> {
         manifest.extend_from_slice(&section.count.to_le_bytes());
         manifest.extend_from_slice(&(section.payload.len() as u64).to_le_bytes());
     }
-    sections.insert(
-        0,
-        Section {
-            kind: SectionKind::Manifest,
-            name: String::new(),
-            count: 0,
-            payload: manifest,
-        },
-    );
+    sections.insert(0, Section { kind: SectionKind::Manifest, name: String::new(), count: 0, payload: manifest });
     sections
 }
 
 fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "store".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "store".into());
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     path.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
 }
 
@@ -265,8 +250,7 @@ pub fn save(store: &Store, path: &Path) -> Result<()> {
 }
 
 fn write_file(sections: &[Section], path: &Path) -> Result<()> {
-    let file = File::create(path)
-        .map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+    let file = File::create(path).map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut header = Vec::with_capacity(16);
     header.extend_from_slice(MAGIC);
@@ -290,8 +274,7 @@ fn write_file(sections: &[Section], path: &Path) -> Result<()> {
 
 /// Load a store file; any defect is a `StoreFormat` error and nothing is returned.
 pub fn load(path: &Path) -> Result<Store> {
-    let bytes =
-        fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
     decode(&bytes)
 }
 
@@ -303,9 +286,7 @@ struct RawSection<'a> {
 
 pub fn decode(bytes: &[u8]) -> Result<Store> {
     let mut reader = Reader::new(bytes, "store file");
-    let magic = reader
-        .take(8)
-        .map_err(|_| Error::format("not a uoseg store file (too short)"))?;
+    let magic = reader.take(8).map_err(|_| Error::format("not a uoseg store file (too short)"))?;
     if magic != MAGIC {
         return Err(Error::format("not a uoseg store file (bad magic bytes)"));
     }
@@ -330,19 +311,11 @@ pub fn decode(bytes: &[u8]) -> Result<Store> {
         let crc = reader.u32()?;
         let payload = reader.take(len)?;
         if crc32fast::hash(payload) != crc {
-            return Err(Error::format(format!(
-                "section {index} ({name:?}): checksum mismatch, the file is corrupted"
-            )));
+            return Err(Error::format(format!("section {index} ('{name}'): checksum mismatch, the file is corrupted")));
         }
-        raw.push(RawSection {
-            kind,
-            name,
-            payload,
-        });
+        raw.push(RawSection { kind, name, payload });
     }
-    let trailer = reader
-        .take(8)
-        .map_err(|_| Error::format("store file is truncated (no trailer)"))?;
+    let trailer = reader.take(8).map_err(|_| Error::format("store file is truncated (no trailer)"))?;
     if trailer != TRAILER || reader.u32()? != header_crc {
         return Err(Error::format("store file trailer is corrupted"));
     }
@@ -351,10 +324,8 @@ pub fn decode(bytes: &[u8]) -> Result<Store> {
 }
 
 fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
-    let manifest = raw
-        .first()
-        .filter(|s| s.kind == SectionKind::Manifest)
-        .ok_or_else(|| Error::format("no manifest"))?;
+    let manifest =
+        raw.first().filter(|s| s.kind == SectionKind::Manifest).ok_or_else(|| Error::format("no manifest"))?;
     let mut reader = Reader::new(manifest.payload, "manifest");
     let listed = reader.len_u64()?;
     if listed != raw.len() - 1 {
@@ -366,10 +337,7 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
         let _count = reader.u64()?;
         let len = reader.len_u64()?;
         if kind != section.kind as u8 || name != section.name || len != section.payload.len() {
-            return Err(Error::format(format!(
-                "manifest does not match section {:?}",
-                section.name
-            )));
+            return Err(Error::format(format!("manifest does not match section {:?}", section.name)));
         }
     }
     reader.finish()?;
@@ -378,14 +346,20 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
     let mut universe = None;
     let mut tag_sections = Vec::new();
     let mut attribute_sections = Vec::new();
+    let mut numeric_sections = Vec::new();
+    let mut segments = BTreeMap::new();
     for section in &raw[1..] {
         match section.kind {
             SectionKind::Ids => ids = Some(IdMap::decode(section.payload)?),
-            SectionKind::Universe => {
-                universe = Some(bitmap_from_bytes(section.payload, "universe")?)
-            }
+            SectionKind::Universe => universe = Some(bitmap_from_bytes(section.payload, "universe")?),
             SectionKind::Tag => tag_sections.push(section),
             SectionKind::Categorical => attribute_sections.push(section),
+            SectionKind::Numeric => numeric_sections.push(section),
+            SectionKind::Segment => {
+                let text = String::from_utf8(section.payload.to_vec())
+                    .map_err(|_| Error::format(format!("segment {:?}: text is not UTF-8", section.name)))?;
+                segments.insert(section.name.clone(), text);
+            }
             SectionKind::Manifest => return Err(Error::format("a second manifest")),
         }
     }
@@ -393,33 +367,45 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
     let universe = universe.ok_or_else(|| Error::format("store file has no universe"))?;
     let tags: Vec<(String, Arc<Bitmap>)> = tag_sections
         .par_iter()
-        .map(|s| {
-            Ok((
-                s.name.clone(),
-                Arc::new(bitmap_from_bytes(s.payload, &format!("tag {:?}", s.name))?),
-            ))
-        })
+        .map(|s| Ok((s.name.clone(), Arc::new(bitmap_from_bytes(s.payload, &format!("tag {:?}", s.name))?))))
         .collect::<Result<_>>()?;
     let attributes: Vec<(String, Arc<Categorical>)> = attribute_sections
         .par_iter()
-        .map(|s| {
-            Ok((
-                s.name.clone(),
-                Arc::new(parse_categorical(s.payload, &s.name)?),
-            ))
-        })
+        .map(|s| Ok((s.name.clone(), Arc::new(parse_categorical(s.payload, &s.name)?))))
         .collect::<Result<_>>()?;
+    let numerics: Vec<(String, Arc<Numeric>)> = numeric_sections
+        .par_iter()
+        .map(|s| Ok((s.name.clone(), Arc::new(parse_numeric(s.payload, &s.name)?))))
+        .collect::<Result<_>>()?;
+    let mut numeric_map = BTreeMap::new();
+    for (name, numeric) in numerics {
+        if numeric_map.insert(name.clone(), numeric).is_some() {
+            return Err(Error::format(format!("numeric attribute '{name}' appears twice")));
+        }
+    }
     let mut tag_map = BTreeMap::new();
     for (name, bitmap) in tags {
         if tag_map.insert(name.clone(), bitmap).is_some() {
-            return Err(Error::format(format!("tag {name:?} appears twice")));
+            return Err(Error::format(format!("tag '{name}' appears twice")));
         }
     }
     let mut attribute_map = BTreeMap::new();
     for (name, attribute) in attributes {
         if attribute_map.insert(name.clone(), attribute).is_some() {
-            return Err(Error::format(format!("attribute {name:?} appears twice")));
+            return Err(Error::format(format!("attribute '{name}' appears twice")));
         }
     }
-    Ok(Store::from_parts(universe, ids, tag_map, attribute_map))
+    Ok(Store::from_parts(universe, ids, tag_map, attribute_map).with_extras(numeric_map, segments))
+}
+
+fn parse_numeric(payload: &[u8], name: &str) -> Result<Numeric> {
+    let what = format!("numeric attribute '{name}'");
+    let mut reader = Reader::new(payload, &what);
+    let code = reader.u8()?;
+    let ticks = reader.u64()? as i64;
+    let logical =
+        Logical::from_code(code, ticks).ok_or_else(|| Error::format(format!("{what}: unknown value type {code}")))?;
+    let column = NumericColumn::from_bytes(reader.take(reader.remaining())?)
+        .map_err(|e| Error::format(format!("{what}: {e}")))?;
+    Ok(Numeric { column, logical })
 }

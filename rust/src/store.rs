@@ -9,6 +9,8 @@ use croaring::Bitmap;
 
 use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
+use crate::ingest::Logical;
+use crate::numeric::NumericColumn;
 
 /// What a bitmap is evaluated against: the users a store knows and their ids.
 #[derive(Debug, Clone)]
@@ -31,10 +33,25 @@ impl Categorical {
     }
 }
 
+/// A numeric, date or timestamp attribute with its range index.
+#[derive(Clone)]
+pub struct Numeric {
+    pub column: NumericColumn,
+    pub logical: Logical,
+}
+
+impl std::fmt::Debug for Numeric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Numeric({}, {} users)", self.logical.name(), self.column.non_null().cardinality())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Tag,
     Categorical,
+    Numeric,
+    Segment,
 }
 
 impl Kind {
@@ -42,6 +59,8 @@ impl Kind {
         match self {
             Kind::Tag => "tag",
             Kind::Categorical => "categorical",
+            Kind::Numeric => "numeric",
+            Kind::Segment => "segment",
         }
     }
 }
@@ -51,6 +70,9 @@ pub struct Store {
     universe: Universe,
     tags: BTreeMap<String, Arc<Bitmap>>,
     attributes: BTreeMap<String, Arc<Categorical>>,
+    numerics: BTreeMap<String, Arc<Numeric>>,
+    /// Saved segments: name → canonical query text.
+    segments: BTreeMap<String, String>,
 }
 
 /// One row of `describe()`.
@@ -67,12 +89,11 @@ pub struct Description {
 impl Store {
     pub fn new(kind: IdKind) -> Self {
         Store {
-            universe: Universe {
-                users: Arc::new(Bitmap::new()),
-                ids: Arc::new(IdMap::new(kind)),
-            },
+            universe: Universe { users: Arc::new(Bitmap::new()), ids: Arc::new(IdMap::new(kind)) },
             tags: BTreeMap::new(),
             attributes: BTreeMap::new(),
+            numerics: BTreeMap::new(),
+            segments: BTreeMap::new(),
         }
     }
 
@@ -83,13 +104,19 @@ impl Store {
         attributes: BTreeMap<String, Arc<Categorical>>,
     ) -> Self {
         Store {
-            universe: Universe {
-                users: Arc::new(users),
-                ids: Arc::new(ids),
-            },
+            universe: Universe { users: Arc::new(users), ids: Arc::new(ids) },
             tags,
             attributes,
+            numerics: BTreeMap::new(),
+            segments: BTreeMap::new(),
         }
+    }
+
+    /// The same store with numeric attributes and saved segments (used on load).
+    pub fn with_extras(mut self, numerics: BTreeMap<String, Arc<Numeric>>, segments: BTreeMap<String, String>) -> Self {
+        self.numerics = numerics;
+        self.segments = segments;
+        self
     }
 
     pub fn universe(&self) -> &Universe {
@@ -124,40 +151,44 @@ impl Store {
         &self.attributes
     }
 
-    fn all_names(&self) -> impl Iterator<Item = &String> {
-        self.tags.keys().chain(self.attributes.keys())
+    pub fn numerics(&self) -> &BTreeMap<String, Arc<Numeric>> {
+        &self.numerics
+    }
+
+    pub fn segments(&self) -> &BTreeMap<String, String> {
+        &self.segments
+    }
+
+    pub fn all_names(&self) -> impl Iterator<Item = &String> {
+        self.tags.keys().chain(self.attributes.keys()).chain(self.numerics.keys())
+    }
+
+    pub fn numeric(&self, name: &str) -> Result<&Arc<Numeric>> {
+        self.numerics.get(name).ok_or_else(|| Error::unknown("numeric attribute", name, self.all_names()))
+    }
+
+    pub fn segment(&self, name: &str) -> Result<&String> {
+        self.segments.get(name).ok_or_else(|| Error::unknown("segment", name, self.segments.keys()))
     }
 
     pub fn tag(&self, name: &str) -> Result<&Arc<Bitmap>> {
-        self.tags
-            .get(name)
-            .ok_or_else(|| Error::unknown("tag", name, self.all_names()))
+        self.tags.get(name).ok_or_else(|| Error::unknown("tag", name, self.all_names()))
     }
 
     pub fn attribute(&self, name: &str) -> Result<&Arc<Categorical>> {
-        self.attributes
-            .get(name)
-            .ok_or_else(|| Error::unknown("attribute", name, self.all_names()))
+        self.attributes.get(name).ok_or_else(|| Error::unknown("attribute", name, self.all_names()))
     }
 
     /// Users whose attribute `name` equals `value`. A value nobody holds is an
     /// empty audience, not an error: values come and go with the data.
     pub fn attribute_value(&self, name: &str, value: &str) -> Result<Arc<Bitmap>> {
         let attribute = self.attribute(name)?;
-        Ok(attribute
-            .values
-            .get(value)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Bitmap::new())))
+        Ok(attribute.values.get(value).cloned().unwrap_or_else(|| Arc::new(Bitmap::new())))
     }
 
     pub fn attribute_in(&self, name: &str, values: &[String]) -> Result<Bitmap> {
         let attribute = self.attribute(name)?;
-        let maps: Vec<&Bitmap> = values
-            .iter()
-            .filter_map(|v| attribute.values.get(v))
-            .map(|b| b.as_ref())
-            .collect();
+        let maps: Vec<&Bitmap> = values.iter().filter_map(|v| attribute.values.get(v)).map(|b| b.as_ref()).collect();
         Ok(Bitmap::fast_or(&maps))
     }
 
@@ -174,20 +205,28 @@ impl Store {
             users: attribute.values.values().map(|b| b.cardinality()).sum(),
             values: attribute.values.len(),
         });
-        tags.chain(attributes).collect()
+        let numerics = self.numerics.iter().map(|(name, numeric)| Description {
+            name: name.clone(),
+            kind: Kind::Numeric,
+            users: numeric.column.non_null().cardinality(),
+            values: 0,
+        });
+        let segments = self.segments.keys().map(|name| Description {
+            name: name.clone(),
+            kind: Kind::Segment,
+            users: 0,
+            values: 0,
+        });
+        tags.chain(attributes).chain(numerics).chain(segments).collect()
     }
 
     /// Bytes held by the bitmaps and the id dictionary (an estimate for the latter).
     pub fn memory_usage(&self) -> usize {
         let bitmaps: usize = self.tags.values().map(|b| bitmap_bytes(b)).sum::<usize>()
-            + self
-                .attributes
-                .values()
-                .flat_map(|a| a.values.values())
-                .map(|b| bitmap_bytes(b))
-                .sum::<usize>()
+            + self.attributes.values().flat_map(|a| a.values.values()).map(|b| bitmap_bytes(b)).sum::<usize>()
             + bitmap_bytes(&self.universe.users);
-        bitmaps + self.universe.ids.len() * 32
+        let numerics: usize = self.numerics.values().map(|n| n.column.memory_usage()).sum();
+        bitmaps + numerics + self.universe.ids.len() * 32
     }
 
     // ---- copy-on-write updates ----
@@ -196,14 +235,17 @@ impl Store {
         if name.is_empty() {
             return Err(Error::invalid("a tag or attribute name must not be empty"));
         }
-        let clash = match kind {
-            Kind::Tag => self.attributes.contains_key(name).then_some("an attribute"),
-            Kind::Categorical => self.tags.contains_key(name).then_some("a tag"),
+        let clash = if kind != Kind::Tag && self.tags.contains_key(name) {
+            Some("a tag")
+        } else if kind != Kind::Categorical && self.attributes.contains_key(name) {
+            Some("a categorical attribute")
+        } else if kind != Kind::Numeric && self.numerics.contains_key(name) {
+            Some("a numeric attribute")
+        } else {
+            None
         };
         match clash {
-            Some(what) => Err(Error::invalid(format!(
-                "{name:?} is already {what} of this store"
-            ))),
+            Some(what) => Err(Error::invalid(format!("'{name}' is already {what} of this store"))),
             None => Ok(()),
         }
     }
@@ -250,10 +292,31 @@ impl Store {
     }
 
     pub fn without_attribute(&self, name: &str) -> Result<Store> {
-        self.attribute(name)?;
         let mut next = self.clone();
-        next.attributes.remove(name);
+        if next.numerics.remove(name).is_none() {
+            self.attribute(name)?;
+            next.attributes.remove(name);
+        }
         Ok(next)
+    }
+
+    /// Add or replace a numeric attribute; its users join the universe.
+    pub fn with_numeric(&self, name: &str, numeric: Numeric) -> Result<Store> {
+        self.check_new_name(name, Kind::Numeric)?;
+        let mut next = self.with_users(numeric.column.non_null());
+        next.numerics.insert(name.to_string(), Arc::new(numeric));
+        Ok(next)
+    }
+
+    /// Add, replace (`text = Some`) or drop (`None`) a saved segment. The caller
+    /// validates the text and checks for cycles (see `query::segments`).
+    pub fn with_segment(&self, name: &str, text: Option<String>) -> Store {
+        let mut next = self.clone();
+        match text {
+            Some(text) => next.segments.insert(name.to_string(), text),
+            None => next.segments.remove(name),
+        };
+        next
     }
 
     /// Set a categorical attribute for the users in `values` (value → users):
@@ -265,7 +328,7 @@ impl Store {
         for (value, users) in &values {
             if let Some(user) = updated.and(users).minimum() {
                 return Err(Error::invalid(format!(
-                    "attribute {name:?}: user {} is given two values (one of them {value:?})",
+                    "attribute '{name}': user {} is given two values (one of them '{value}')",
                     self.universe.ids.describe(user)
                 )));
             }
@@ -274,34 +337,25 @@ impl Store {
         let mut merged: BTreeMap<String, Arc<Bitmap>> = BTreeMap::new();
         if let Some(existing) = self.attributes.get(name) {
             for (value, users) in &existing.values {
-                let kept = if users.intersect(&updated) {
-                    Arc::new(users.andnot(&updated))
-                } else {
-                    users.clone()
-                };
+                let kept = if users.intersect(&updated) { Arc::new(users.andnot(&updated)) } else { users.clone() };
                 merged.insert(value.clone(), kept);
             }
         }
         for (value, users) in values {
-            let entry = merged
-                .entry(value)
-                .or_insert_with(|| Arc::new(Bitmap::new()));
+            let entry = merged.entry(value).or_insert_with(|| Arc::new(Bitmap::new()));
             let mut combined = entry.or(&users);
             combined.run_optimize();
             *entry = Arc::new(combined);
         }
         merged.retain(|_, users| !users.is_empty());
         let mut next = self.with_users(&updated);
-        next.attributes
-            .insert(name.to_string(), Arc::new(Categorical { values: merged }));
+        next.attributes.insert(name.to_string(), Arc::new(Categorical { values: merged }));
         Ok(next)
     }
 }
 
 pub fn bitmap_bytes(bitmap: &Bitmap) -> usize {
     let stats = bitmap.statistics();
-    (stats.n_bytes_array_containers
-        + stats.n_bytes_bitset_containers
-        + stats.n_bytes_run_containers) as usize
+    (stats.n_bytes_array_containers + stats.n_bytes_bitset_containers + stats.n_bytes_run_containers) as usize
         + stats.n_containers as usize * 16
 }

@@ -13,8 +13,7 @@ pub fn closest(name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> 
             let chars: Vec<char> = lower.chars().collect();
             let distance = edit_distance(&wanted, &chars);
             let related = !wanted.is_empty()
-                && (lower.starts_with(&name.to_lowercase())
-                    || name.to_lowercase().starts_with(&lower));
+                && (lower.starts_with(&name.to_lowercase()) || name.to_lowercase().starts_with(&lower));
             (distance <= budget || related).then(|| (distance, candidate.to_string()))
         })
         .collect();
@@ -26,7 +25,7 @@ pub fn did_you_mean(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         return String::new();
     }
-    let quoted: Vec<String> = suggestions.iter().map(|s| format!("{s:?}")).collect();
+    let quoted: Vec<String> = suggestions.iter().map(|s| format!("'{s}'")).collect();
     format!("; did you mean {}?", quoted.join(" or "))
 }
 
@@ -52,9 +51,10 @@ mod tests {
     #[test]
     fn suggests_typos_and_prefixes() {
         let known = ["vip", "vip_gold", "churned", "city"];
-        assert_eq!(closest("vp", known), vec!["vip", "vip_gold"]);
+        assert_eq!(closest("vp", known), vec!["vip"]);
+        assert_eq!(closest("vip_g", known), vec!["vip_gold", "vip"]);
         assert_eq!(closest("churnd", known), vec!["churned"]);
         assert!(closest("zzzzzzzz", known).is_empty());
-        assert_eq!(did_you_mean(&["a".into()]), "; did you mean \"a\"?");
+        assert_eq!(did_you_mean(&["a".into()]), "; did you mean 'a'?");
     }
 }

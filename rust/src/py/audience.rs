@@ -25,10 +25,7 @@ pub struct PyAudience {
 
 impl PyAudience {
     pub fn new(bitmap: Bitmap, universe: Option<Universe>) -> Self {
-        PyAudience {
-            bitmap: Arc::new(bitmap),
-            universe,
-        }
+        PyAudience { bitmap: Arc::new(bitmap), universe }
     }
 
     pub fn shared(bitmap: Arc<Bitmap>, universe: Option<Universe>) -> Self {
@@ -36,9 +33,7 @@ impl PyAudience {
     }
 
     fn kind(&self) -> IdKind {
-        self.universe
-            .as_ref()
-            .map_or(IdKind::UInt32, |u| u.ids.kind())
+        self.universe.as_ref().map_or(IdKind::UInt32, |u| u.ids.kind())
     }
 
     /// The universe two audiences are combined in; refuses unrelated id spaces.
@@ -64,11 +59,7 @@ impl PyAudience {
                     )
                     .into());
                 } else {
-                    let ids = if a.ids.len() >= b.ids.len() {
-                        a.ids.clone()
-                    } else {
-                        b.ids.clone()
-                    };
+                    let ids = if a.ids.len() >= b.ids.len() { a.ids.clone() } else { b.ids.clone() };
                     let users = if b.users.is_subset(&a.users) {
                         a.users.clone()
                     } else if a.users.is_subset(&b.users) {
@@ -82,12 +73,7 @@ impl PyAudience {
         })
     }
 
-    fn binary(
-        &self,
-        py: Python<'_>,
-        other: &PyAudience,
-        op: fn(&Bitmap, &Bitmap) -> Bitmap,
-    ) -> PyResult<Self> {
+    fn binary(&self, py: Python<'_>, other: &PyAudience, op: fn(&Bitmap, &Bitmap) -> Bitmap) -> PyResult<Self> {
         let universe = self.joint_universe(other)?;
         let (a, b) = (&self.bitmap, &other.bitmap);
         let bitmap = released(py, || Ok(op(a, b)))?;
@@ -111,15 +97,13 @@ impl PyAudience {
         let dense = released(py, || Ok(self.bitmap.to_vec()))?;
         let ids = self.universe.as_ref().map(|u| u.ids.clone());
         Ok(match (self.kind(), ids) {
-            (IdKind::Int64, Some(ids)) => Arc::new(Int64Array::from_iter_values(
-                ids.external_integers(&dense).into_iter().map(|v| v as i64),
-            )),
-            (IdKind::UInt64, Some(ids)) => {
-                Arc::new(UInt64Array::from(ids.external_integers(&dense)))
+            (IdKind::Int64, Some(ids)) => {
+                Arc::new(Int64Array::from_iter_values(ids.external_integers(&dense).into_iter().map(|v| v as i64)))
             }
-            (IdKind::String, Some(ids)) => Arc::new(StringArray::from_iter_values(
-                ids.external_strings(&dense).iter().map(|s| s.as_ref()),
-            )),
+            (IdKind::UInt64, Some(ids)) => Arc::new(UInt64Array::from(ids.external_integers(&dense))),
+            (IdKind::String, Some(ids)) => {
+                Arc::new(StringArray::from_iter_values(ids.external_strings(&dense).iter().map(|s| s.as_ref())))
+            }
             _ => Arc::new(UInt32Array::from(dense)),
         })
     }
@@ -171,8 +155,7 @@ impl PyAudience {
     }
 
     fn __contains__(&self, user: &Bound<'_, PyAny>) -> bool {
-        self.dense_of(user)
-            .is_some_and(|dense| self.bitmap.contains(dense))
+        self.dense_of(user).is_some_and(|dense| self.bitmap.contains(dense))
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -189,10 +172,7 @@ impl PyAudience {
     fn __repr__(&self) -> String {
         let count = group_digits(self.bitmap.cardinality());
         match &self.universe {
-            Some(u) => format!(
-                "Audience({count} users of {})",
-                group_digits(u.users.cardinality())
-            ),
+            Some(u) => format!("Audience({count} users of {})", group_digits(u.users.cardinality())),
             None => format!("Audience({count} users)"),
         }
     }
@@ -207,17 +187,10 @@ impl PyAudience {
         Ok(match universe.ids.kind() {
             IdKind::UInt32 | IdKind::Auto => PyArray1::from_vec(py, dense).into_any(),
             IdKind::Int64 => {
-                let values: Vec<i64> = universe
-                    .ids
-                    .external_integers(&dense)
-                    .into_iter()
-                    .map(|v| v as i64)
-                    .collect();
+                let values: Vec<i64> = universe.ids.external_integers(&dense).into_iter().map(|v| v as i64).collect();
                 PyArray1::from_vec(py, values).into_any()
             }
-            IdKind::UInt64 => {
-                PyArray1::from_vec(py, universe.ids.external_integers(&dense)).into_any()
-            }
+            IdKind::UInt64 => PyArray1::from_vec(py, universe.ids.external_integers(&dense)).into_any(),
             IdKind::String => {
                 let objects: Vec<Py<PyAny>> = universe
                     .ids
@@ -244,17 +217,8 @@ impl PyAudience {
         requested_schema: Option<Bound<'py, PyCapsule>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let array = self.external_array(py)?;
-        let field = Arc::new(arrow_schema::Field::new(
-            "user_id",
-            array.data_type().clone(),
-            false,
-        ));
-        Ok(pyo3_arrow::ffi::to_array_pycapsules(
-            py,
-            field,
-            array.as_ref(),
-            requested_schema,
-        )?)
+        let field = Arc::new(arrow_schema::Field::new("user_id", array.data_type().clone(), false));
+        Ok(pyo3_arrow::ffi::to_array_pycapsules(py, field, array.as_ref(), requested_schema)?)
     }
 
     fn intersection_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
@@ -282,6 +246,16 @@ impl PyAudience {
         Ok(self.bitmap.and_cardinality(&other.bitmap) as f64 / union as f64)
     }
 
+    /// Split into groups by a salted hash of each user's own id (see `split.rs`
+    /// for the hash, reproducible in any language).
+    #[pyo3(signature = (weights, salt))]
+    fn split(&self, py: Python<'_>, weights: Vec<f64>, salt: &str) -> PyResult<Vec<PyAudience>> {
+        let identity = IdMap::new(IdKind::UInt32);
+        let ids = self.universe.as_ref().map_or(&identity, |u| u.ids.as_ref());
+        let groups = released(py, || crate::split::split(&self.bitmap, ids, &weights, salt))?;
+        Ok(groups.into_iter().map(|g| PyAudience::new(g, self.universe.clone())).collect())
+    }
+
     fn is_subset(&self, other: PyRef<'_, Self>) -> PyResult<bool> {
         self.joint_universe(&other)?;
         Ok(self.bitmap.is_subset(&other.bitmap))
@@ -303,9 +277,7 @@ impl PyAudience {
         Ok(PyAudience::new(bitmap, None))
     }
 
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let py = slf.py();
         let this = slf.get();
         let mut state = Vec::new();
@@ -336,10 +308,7 @@ impl PyAudience {
                 let users = bitmap_from_bytes(reader.take(len)?, "pickled audience universe")?;
                 let len = reader.len_u64()?;
                 let ids = IdMap::decode(reader.take(len)?)?;
-                Some(Universe {
-                    users: Arc::new(users),
-                    ids: Arc::new(ids),
-                })
+                Some(Universe { users: Arc::new(users), ids: Arc::new(ids) })
             }
         };
         reader.finish()?;
@@ -368,9 +337,8 @@ fn collect<'py>(audiences: &Bound<'py, PyTuple>) -> PyResult<Vec<PyRef<'py, PyAu
     audiences
         .iter()
         .map(|a| {
-            a.extract::<PyRef<'py, PyAudience>>().map_err(|_| {
-                PyTypeError::new_err(format!("expected Audience objects, got {}", a.get_type()))
-            })
+            a.extract::<PyRef<'py, PyAudience>>()
+                .map_err(|_| PyTypeError::new_err(format!("expected Audience objects, got {}", a.get_type())))
         })
         .collect()
 }
@@ -403,9 +371,7 @@ pub fn union(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<PyAudie
 pub fn intersection(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<PyAudience> {
     let audiences = collect(audiences)?;
     if audiences.is_empty() {
-        return Err(PyValueError::new_err(
-            "intersection() needs at least one audience",
-        ));
+        return Err(PyValueError::new_err("intersection() needs at least one audience"));
     }
     let universe = joint(&audiences)?;
     let mut maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap.as_ref()).collect();

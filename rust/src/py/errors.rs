@@ -11,11 +11,7 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let module = py.import("uoseg.errors")?;
     let kwargs = PyDict::new(py);
     let class = match err {
-        Error::UnknownName {
-            kind,
-            name,
-            suggestions,
-        } => {
+        Error::UnknownName { kind, name, suggestions } => {
             kwargs.set_item("kind", kind)?;
             kwargs.set_item("name", name)?;
             kwargs.set_item("suggestions", suggestions.clone())?;
@@ -25,18 +21,23 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         Error::InvalidInput(_) => "InvalidInputError",
         Error::StoreFormat(_) => "StoreFormatError",
         Error::Io(message) => return Ok(PyOSError::new_err(message.clone())),
+        Error::Syntax(syntax) => {
+            kwargs.set_item("position", syntax.offset)?;
+            kwargs.set_item("line", syntax.line)?;
+            kwargs.set_item("column", syntax.column)?;
+            kwargs.set_item("expected", syntax.expected.clone())?;
+            kwargs.set_item("found", syntax.found.clone())?;
+            kwargs.set_item("text", syntax.text.clone())?;
+            "QuerySyntaxError"
+        }
         Error::Internal(_) => "InternalError",
     };
-    let instance = module
-        .getattr(class)?
-        .call((err.to_string(),), Some(&kwargs))?;
+    let instance = module.getattr(class)?.call((err.to_string(),), Some(&kwargs))?;
     Ok(PyErr::from_value(instance))
 }
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
-        Python::attach(|py| {
-            build(py, &err).unwrap_or_else(|_| PyRuntimeError::new_err(err.to_string()))
-        })
+        Python::attach(|py| build(py, &err).unwrap_or_else(|_| PyRuntimeError::new_err(err.to_string())))
     }
 }

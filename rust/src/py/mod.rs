@@ -2,6 +2,7 @@
 //! arguments, releases the GIL around core calls and converts results back.
 
 mod audience;
+mod bucket;
 mod errors;
 mod store;
 
@@ -17,11 +18,8 @@ where
     T: Send,
     F: FnOnce() -> crate::Result<T> + Send,
 {
-    let outcome = py.detach(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::parallel::install(work)
-        }))
-    });
+    let outcome =
+        py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::parallel::install(work))));
     match outcome {
         Ok(result) => result.map_err(PyErr::from),
         Err(panic) => {
@@ -42,6 +40,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audience::union, m)?)?;
     m.add_function(wrap_pyfunction!(audience::intersection, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(canonical, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket::qcut, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket::cut, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket::ntile, m)?)?;
+    m.add_function(wrap_pyfunction!(bucket::rfm_scores, m)?)?;
     m.add("FORMAT_VERSION", crate::persist::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
@@ -51,4 +54,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyfunction]
 fn num_threads() -> usize {
     crate::parallel::num_threads()
+}
+
+/// The canonical DSL text of a query: it parses back to an equal query.
+#[pyfunction]
+fn canonical(text: &str) -> PyResult<String> {
+    Ok(crate::query::canonical(text)?)
 }

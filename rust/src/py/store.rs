@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::ArrayRef;
+use arrow_buffer::ScalarBuffer;
 use croaring::Bitmap;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
@@ -18,8 +19,11 @@ use crate::build::{bitmap_from_ids, bitmaps_by_code};
 use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
 use crate::ingest::{self, encode_strings, resolve_user_ids, Unseen};
-use crate::store::Store;
+use crate::numeric::NumericColumn;
+use crate::query::{self, exec::Explained};
+use crate::store::{Numeric, Store};
 use crate::{overlap, persist};
+use pyo3::types::{PyDict, PyList};
 
 #[pyclass(frozen, module = "uoseg._core", name = "Store")]
 pub struct PyStore {
@@ -31,7 +35,7 @@ fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {
 }
 
 /// Dense ids of a user column; the new dictionary if users were registered.
-fn register(store: &Store, users: &[ArrayRef], column: &str) -> Result<(Vec<u32>, Option<IdMap>)> {
+fn register(store: &Store, users: &[ArrayRef], column: &str) -> Result<(ScalarBuffer<u32>, Option<IdMap>)> {
     let mut ids = Cow::Borrowed(store.ids());
     let dense = resolve_user_ids(users, column, &mut ids, Unseen::Register)?;
     Ok((
@@ -50,15 +54,56 @@ fn with_registered(store: &Store, ids: Option<IdMap>) -> Store {
     }
 }
 
-fn one_bitmap_per_value(
-    users: &[u32],
-    values: &[ArrayRef],
-    column: &str,
-) -> Result<BTreeMap<String, Bitmap>> {
+/// A numeric attribute from (user, value) rows.
+fn numeric_attribute(users: &[u32], values: &[ArrayRef], column: &str) -> Result<Numeric> {
+    let (logical, values, valid) = ingest::numeric_values(values, column)?;
+    let column_of = |e: String| Error::invalid(format!("attribute '{column}': {e}"));
+    let column = match values {
+        ingest::NumericValues::Int(v) => NumericColumn::from_ints(users, &v, valid.as_deref()),
+        ingest::NumericValues::Float(v) => NumericColumn::from_floats(users, &v, valid.as_deref()),
+    }
+    .map_err(column_of)?;
+    Ok(Numeric { column, logical })
+}
+
+/// New values for some users of an existing numeric attribute.
+fn numeric_updated(current: &Numeric, users: &[u32], values: &[ArrayRef], column: &str) -> Result<Numeric> {
+    let (logical, values, valid) = ingest::numeric_values(values, column)?;
+    if logical != current.logical {
+        return Err(Error::type_error(format!(
+            "attribute '{column}' holds {} values; got {} values",
+            current.logical.name(),
+            logical.name()
+        )));
+    }
+    let column_of = |e: String| Error::invalid(format!("attribute '{column}': {e}"));
+    let column = match values {
+        ingest::NumericValues::Int(v) => current.column.updated_ints(users, &v, valid.as_deref()),
+        ingest::NumericValues::Float(v) => current.column.updated_floats(users, &v, valid.as_deref()),
+    }
+    .map_err(column_of)?;
+    Ok(Numeric { column, logical })
+}
+
+fn explained_to_py<'py>(py: Python<'py>, node: &Explained) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("operation", node.operation)?;
+    dict.set_item("label", &node.label)?;
+    dict.set_item("cardinality", node.cardinality)?;
+    dict.set_item("micros", node.micros)?;
+    let children = PyList::empty(py);
+    for child in &node.children {
+        children.append(explained_to_py(py, child)?)?;
+    }
+    dict.set_item("children", children)?;
+    Ok(dict)
+}
+
+fn one_bitmap_per_value(users: &[u32], values: &[ArrayRef], column: &str) -> Result<BTreeMap<String, Bitmap>> {
     let encoded = encode_strings(values, column)?;
     if encoded.codes.len() != users.len() {
         return Err(Error::invalid(format!(
-            "column {column:?} has {} rows but the user column has {}",
+            "column '{column}' has {} rows but the user column has {}",
             encoded.codes.len(),
             users.len()
         )));
@@ -72,14 +117,19 @@ fn one_bitmap_per_value(
 
 impl PyStore {
     fn wrap(store: Store) -> Self {
-        PyStore {
-            inner: Arc::new(store),
-        }
+        PyStore { inner: Arc::new(store) }
     }
 
     fn audience(&self, bitmap: Arc<Bitmap>) -> PyAudience {
         PyAudience::shared(bitmap, Some(self.inner.universe().clone()))
     }
+}
+
+fn scalar_to_py(py: Python<'_>, scalar: crate::numeric::Scalar) -> PyResult<Py<PyAny>> {
+    Ok(match scalar {
+        crate::numeric::Scalar::Int(v) => v.into_pyobject(py)?.into_any().unbind(),
+        crate::numeric::Scalar::Float(v) => v.into_pyobject(py)?.into_any().unbind(),
+    })
 }
 
 #[pymethods]
@@ -106,9 +156,7 @@ impl PyStore {
             let (dense, registered) = register(&base, &users, user_column)?;
             let encoded = encode_strings(&tags, tag_column)?;
             if let Some(row) = encoded.first_null() {
-                return Err(Error::invalid(format!(
-                    "column {tag_column:?} has a null tag name at row {row}"
-                )));
+                return Err(Error::invalid(format!("column '{tag_column}' has a null tag name at row {row}")));
             }
             if encoded.codes.len() != dense.len() {
                 return Err(Error::invalid("the user and tag columns differ in length"));
@@ -119,11 +167,7 @@ impl PyStore {
                 b.run_optimize();
             });
             let universe = Bitmap::fast_or(&maps.iter().collect::<Vec<_>>());
-            let tags = encoded
-                .dictionary
-                .into_iter()
-                .zip(maps.into_iter().map(Arc::new))
-                .collect();
+            let tags = encoded.dictionary.into_iter().zip(maps.into_iter().map(Arc::new)).collect();
             let ids = registered.unwrap_or_else(|| base.ids().clone());
             Ok(Store::from_parts(universe, ids, tags, BTreeMap::new()))
         })?;
@@ -141,8 +185,7 @@ impl PyStore {
         ids: &str,
     ) -> PyResult<Self> {
         let users = chunks(users);
-        let columns: Vec<(String, Vec<ArrayRef>)> =
-            columns.into_iter().map(|(n, c)| (n, chunks(c))).collect();
+        let columns: Vec<(String, Vec<ArrayRef>)> = columns.into_iter().map(|(n, c)| (n, chunks(c))).collect();
         let kind = IdKind::parse(ids)?;
         let store = released(py, move || {
             let base = Store::new(kind);
@@ -159,10 +202,14 @@ impl PyStore {
                     Some(t) if ingest::is_string_type(&t) => {
                         store = store.with_attribute(name, one_bitmap_per_value(&dense, column, name)?)?;
                     }
+                    Some(t) if ingest::is_numeric_type(&t) => {
+                        store = store.with_numeric(name, numeric_attribute(&dense, column, name)?)?;
+                    }
                     Some(t) => {
                         return Err(Error::type_error(format!(
-                            "column {name:?} has type {t}; from_wide takes boolean columns (tags) and string or \
-                             dictionary columns (categorical attributes)"
+                            "column '{name}' has type {t}; from_wide takes boolean columns (tags), string or \
+                             dictionary columns (categorical attributes) and number, date or timestamp columns \
+                             (numeric attributes)"
                         )))
                     }
                     None => store = store.with_tag(name, Bitmap::new())?,
@@ -174,13 +221,7 @@ impl PyStore {
     }
 
     /// A new snapshot with tag `name` set to exactly these users.
-    fn with_tag(
-        &self,
-        py: Python<'_>,
-        name: &str,
-        users: PyChunkedArray,
-        column: &str,
-    ) -> PyResult<Self> {
+    fn with_tag(&self, py: Python<'_>, name: &str, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
         let store = released(py, || {
             let (dense, registered) = register(&self.inner, &users, column)?;
@@ -230,12 +271,109 @@ impl PyStore {
         let (users, values) = (chunks(users), chunks(values));
         let store = released(py, || {
             let (dense, registered) = register(&self.inner, &users, column)?;
-            let store =
-                with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
+            let store = with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
             let by_value = one_bitmap_per_value(&dense, &values, name)?;
             store.with_attribute(name, by_value)
         })?;
         Ok(PyStore::wrap(store))
+    }
+
+    /// Set numeric values for these users (others keep theirs).
+    fn with_numeric(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        users: PyChunkedArray,
+        values: PyChunkedArray,
+        column: &str,
+    ) -> PyResult<Self> {
+        let (users, values) = (chunks(users), chunks(values));
+        let store = released(py, || {
+            let (dense, registered) = register(&self.inner, &users, column)?;
+            if values.iter().map(|c| c.len()).sum::<usize>() != dense.len() {
+                return Err(Error::invalid(format!("attribute '{name}': user ids and values differ in length")));
+            }
+            let store = with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
+            let numeric = match self.inner.numerics().get(name) {
+                Some(current) => numeric_updated(current, &dense, &values, name)?,
+                None => numeric_attribute(&dense, &values, name)?,
+            };
+            store.with_numeric(name, numeric)
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    /// Evaluate a DSL query; `as_of` in microseconds since the epoch (UTC).
+    #[pyo3(signature = (text, as_of = None))]
+    fn query(&self, py: Python<'_>, text: &str, as_of: Option<i64>) -> PyResult<PyAudience> {
+        let bitmap = released(py, || query::evaluate(&self.inner, text, as_of))?;
+        Ok(self.audience(bitmap))
+    }
+
+    #[pyo3(signature = (text, as_of = None))]
+    fn count(&self, py: Python<'_>, text: &str, as_of: Option<i64>) -> PyResult<u64> {
+        released(py, || query::count(&self.inner, text, as_of))
+    }
+
+    /// (rendered text, plan as nested dicts) of an executed query.
+    #[pyo3(signature = (text, as_of = None))]
+    fn explain<'py>(&self, py: Python<'py>, text: &str, as_of: Option<i64>) -> PyResult<(String, Bound<'py, PyDict>)> {
+        let explained = released(py, || query::explain(&self.inner, text, as_of))?;
+        Ok((explained.render(), explained_to_py(py, &explained)?))
+    }
+
+    /// (new store, segments that use this one).
+    fn define_segment(&self, name: &str, text: &str) -> PyResult<(Self, Vec<String>)> {
+        let (store, dependents) = query::define_segment(&self.inner, name, text)?;
+        Ok((PyStore::wrap(store), dependents))
+    }
+
+    fn drop_segment(&self, name: &str) -> PyResult<Self> {
+        Ok(PyStore::wrap(query::drop_segment(&self.inner, name)?))
+    }
+
+    /// (name, canonical text) of every saved segment.
+    fn segments(&self) -> Vec<(String, String)> {
+        self.inner.segments().iter().map(|(n, t)| (n.clone(), t.clone())).collect()
+    }
+
+    fn numerics(&self) -> Vec<(String, &'static str)> {
+        self.inner.numerics().iter().map(|(n, v)| (n.clone(), v.logical.name())).collect()
+    }
+
+    /// count, sum, mean, min, max of a numeric attribute over an audience's users.
+    #[pyo3(signature = (name, audience = None))]
+    fn stats<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        audience: Option<PyRef<'_, PyAudience>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let numeric = self.inner.numeric(name)?.clone();
+        let within = audience.map(|a| a.bitmap.clone());
+        let stats = released(py, || Ok(numeric.column.stats(within.as_deref())))?;
+        let dict = PyDict::new(py);
+        dict.set_item("count", stats.count)?;
+        dict.set_item("sum", scalar_to_py(py, stats.sum)?)?;
+        dict.set_item("mean", stats.mean)?;
+        dict.set_item("min", stats.min.map(|s| scalar_to_py(py, s)).transpose()?)?;
+        dict.set_item("max", stats.max.map(|s| scalar_to_py(py, s)).transpose()?)?;
+        dict.set_item("type", numeric.logical.name())?;
+        Ok(dict)
+    }
+
+    /// The values of a numeric attribute over an audience's users (float64), in id order.
+    #[pyo3(signature = (name, audience = None))]
+    fn numeric_values<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        audience: Option<PyRef<'_, PyAudience>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let numeric = self.inner.numeric(name)?.clone();
+        let within = audience.map(|a| a.bitmap.clone());
+        let values = released(py, || Ok(numeric.column.values_f64(within.as_deref())))?;
+        Ok(PyArray1::from_vec(py, values).into_any())
     }
 
     fn with_users(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<Self> {
@@ -272,12 +410,7 @@ impl PyStore {
     }
 
     /// The audience of these users (ids the store does not know are refused).
-    fn audience_of(
-        &self,
-        py: Python<'_>,
-        users: PyChunkedArray,
-        column: &str,
-    ) -> PyResult<PyAudience> {
+    fn audience_of(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<PyAudience> {
         let users = chunks(users);
         let bitmap = released(py, || {
             let mut ids = Cow::Borrowed(self.inner.ids());
@@ -305,24 +438,15 @@ impl PyStore {
 
     /// (value, users) of a categorical attribute, most users first.
     fn attribute_values(&self, name: &str) -> PyResult<Vec<(String, u64)>> {
-        let mut values: Vec<(String, u64)> = self
-            .inner
-            .attribute(name)?
-            .values
-            .iter()
-            .map(|(v, b)| (v.clone(), b.cardinality()))
-            .collect();
+        let mut values: Vec<(String, u64)> =
+            self.inner.attribute(name)?.values.iter().map(|(v, b)| (v.clone(), b.cardinality())).collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(values)
     }
 
     /// (name, kind, users, distinct values) per tag and attribute.
     fn describe(&self) -> Vec<(String, &'static str, u64, usize)> {
-        self.inner
-            .describe()
-            .into_iter()
-            .map(|d| (d.name, d.kind.name(), d.users, d.values))
-            .collect()
+        self.inner.describe().into_iter().map(|d| (d.name, d.kind.name(), d.users, d.values)).collect()
     }
 
     fn __len__(&self) -> usize {
@@ -338,21 +462,11 @@ impl PyStore {
         self.inner.memory_usage()
     }
 
-    fn overlap_matrix<'py>(
-        &self,
-        py: Python<'py>,
-        names: Vec<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let maps: Vec<Arc<Bitmap>> = names
-            .iter()
-            .map(|n| self.inner.tag(n).cloned())
-            .collect::<Result<_>>()?;
+    fn overlap_matrix<'py>(&self, py: Python<'py>, names: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
+        let maps: Vec<Arc<Bitmap>> = names.iter().map(|n| self.inner.tag(n).cloned()).collect::<Result<_>>()?;
         let n = maps.len();
-        let matrix = released(py, || {
-            Ok(overlap::overlap_matrix(
-                &maps.iter().map(|b| b.as_ref()).collect::<Vec<_>>(),
-            ))
-        })?;
+        let matrix =
+            released(py, || Ok(overlap::overlap_matrix(&maps.iter().map(|b| b.as_ref()).collect::<Vec<_>>())))?;
         Ok(PyArray1::from_vec(py, matrix).reshape([n, n])?.into_any())
     }
 

@@ -1,0 +1,85 @@
+"""The ``uoseg`` command line: ``uoseg demo`` builds a store from the built-in
+sample population and prints a few audiences with their sizes and timings."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = work()
+    return result, (time.perf_counter() - started) * 1000
+
+
+def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    return "\n".join(lines)
+
+
+DEMO_QUERIES: list[tuple[str, str]] = [
+    ("Q1 (benchmarks W2)", "(t0 AND t5) OR (t17 AND NOT t42)"),
+    (
+        "Q2 (benchmarks W2)",
+        '(t0 OR t1) AND t2 AND city IN ("c0", "c1", "c2") AND age BETWEEN 25 AND 35 '
+        "AND last_active_days <= 30 AND NOT t3",
+    ),
+    ("churn warning", "last_active_days BETWEEN 14 AND 30 AND t1 AND NOT t4"),
+    ("new this month", "signup_ts WITHIN 30 DAYS"),
+    ("young women in top cities", 'gender = "F" AND age < 25 AND city IN ("c0", "c1")'),
+]
+
+
+def demo(users: int, seed: int) -> None:
+    import uoseg
+    from uoseg.datasets import synthetic_population
+
+    print(f"uoseg {uoseg.__version__} demo: {users:,} users, seed {seed}, {uoseg.num_threads()} threads\n")
+    population, ms = _timed(lambda: synthetic_population(users, seed=seed))
+    print(f"generated the sample population in {ms:,.0f} ms "
+          f"({population.tags.num_rows:,} tag rows, {population.transactions.num_rows:,} transactions)")
+    store, ms = _timed(lambda: uoseg.TagStore.from_long(population.tags))
+    print(f"built {len(store.tags())} tags over {len(store):,} users in {ms:,.0f} ms")
+    _, ms = _timed(lambda: store.add_wide(population.attributes))
+    print(f"indexed {len(store.attributes())} attributes in {ms:,.0f} ms")
+    rows = []
+    for name, text in DEMO_QUERIES:
+        audience, ms = _timed(lambda text=text: store.query(text, as_of=population.as_of))
+        rows.append((name, f"{len(audience):,}", f"{ms:.2f}", text))
+    print()
+    print(_table(rows, ("audience", "users", "ms", "query")))
+    names = [f"t{i}" for i in range(min(50, len(store.tags())))]
+    _, ms = _timed(lambda: store.overlap_matrix(names))
+    print(f"\noverlap matrix of {len(names)} tags: {ms:.1f} ms")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "demo.uoseg"
+        _, save_ms = _timed(lambda: store.save(path))
+        _, load_ms = _timed(lambda: uoseg.TagStore.load(path))
+        size = path.stat().st_size
+    print(f"saved {size / 2**20:,.1f} MiB in {save_ms:,.0f} ms, loaded in {load_ms:,.0f} ms")
+    print(f"bitmaps and indexes hold {store.memory_usage() / 2**20:,.1f} MiB")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="uoseg", description="uoseg user segmentation engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser("demo", help="run the demo on the built-in sample population")
+    demo_parser.add_argument("--users", type=int, default=1_000_000, help="population size (default 1,000,000)")
+    demo_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        if args.users < 1:
+            parser.error("--users must be at least 1")
+        demo(args.users, args.seed)
+    return 0

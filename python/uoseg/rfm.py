@@ -1,0 +1,293 @@
+"""RFM: recency, frequency and monetary value per customer, scored by rank into
+levels and named by a segment scheme.
+
+The computation (aggregation over the log, ranks, buckets) runs in Rust; this
+module assembles the result table and applies schemes, which are data: a table
+of score cells → segment names, validated when it is built.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from . import _core
+from ._arrow import as_table, column
+from .errors import InvalidInputError
+
+__all__ = ["SCHEMES", "RfmResult", "RfmScheme", "rfm"]
+
+Cell = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Cells whose scores fall in the given inclusive ranges; ``None`` = any.
+    ``fm`` is ``(f + m + 1) // 2``, the rounded mean of F and M."""
+
+    segment: str
+    r: tuple[int, int] | None = None
+    f: tuple[int, int] | None = None
+    m: tuple[int, int] | None = None
+    fm: tuple[int, int] | None = None
+
+    def matches(self, r: int, f: int, m: int) -> bool:
+        def inside(value: int, bounds: tuple[int, int] | None) -> bool:
+            return bounds is None or bounds[0] <= value <= bounds[1]
+
+        return (
+            inside(r, self.r) and inside(f, self.f) and inside(m, self.m) and inside((f + m + 1) // 2, self.fm)
+        )
+
+
+@dataclass(frozen=True)
+class RfmScheme:
+    """A mapping from score cells ``(r, f, m)`` to segment names.
+
+    Build one from rules (:meth:`from_rules`) or from an explicit mapping
+    (:meth:`from_cells`). Every cell of the ``bins``³ grid must map to exactly
+    one segment; otherwise the error names the uncovered and overlapping cells.
+    ``"cn8"`` is not a cell table: see :data:`SCHEMES`.
+    """
+
+    name: str
+    bins: int
+    segments: tuple[str, ...]
+    cells: np.ndarray[Any, np.dtype[np.int16]] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_rules(cls, name: str, rules: Iterable[Rule | Mapping[str, Any]], bins: int = 5) -> RfmScheme:
+        parsed = [r if isinstance(r, Rule) else Rule(**r) for r in rules]
+        grid = list(itertools.product(range(1, bins + 1), repeat=3))
+        owners = {cell: [rule.segment for rule in parsed if rule.matches(*cell)] for cell in grid}
+        return cls._validated(name, bins, owners)
+
+    @classmethod
+    def from_cells(cls, name: str, cells: Mapping[Cell, str], bins: int = 5) -> RfmScheme:
+        grid = list(itertools.product(range(1, bins + 1), repeat=3))
+        owners = {cell: [cells[cell]] if cell in cells else [] for cell in grid}
+        extra = sorted(set(cells) - set(grid))
+        if extra:
+            raise InvalidInputError(f"scheme {name!r}: cells outside the {bins}-level grid: {extra[:10]}")
+        return cls._validated(name, bins, owners)
+
+    @classmethod
+    def _validated(cls, name: str, bins: int, owners: dict[Cell, list[str]]) -> RfmScheme:
+        uncovered = [c for c, o in owners.items() if not o]
+        overlapping = {c: o for c, o in owners.items() if len(o) > 1}
+        if uncovered or overlapping:
+            parts = []
+            if uncovered:
+                parts.append(f"{len(uncovered)} uncovered cells (r, f, m), e.g. {uncovered[:8]}")
+            if overlapping:
+                shown = [f"{c}: {o}" for c, o in list(overlapping.items())[:8]]
+                parts.append(f"{len(overlapping)} cells in several segments, e.g. {'; '.join(shown)}")
+            raise InvalidInputError(f"scheme {name!r} is not a partition: " + "; ".join(parts))
+        segments = tuple(dict.fromkeys(o[0] for o in owners.values()))
+        index = {s: i for i, s in enumerate(segments)}
+        cells = np.empty(bins**3, dtype=np.int16)
+        for (r, f, m), owner in owners.items():
+            cells[((r - 1) * bins + (f - 1)) * bins + (m - 1)] = index[owner[0]]
+        return cls(name, bins, segments, cells)
+
+    def assign(self, r: np.ndarray[Any, Any], f: np.ndarray[Any, Any], m: np.ndarray[Any, Any]) -> pa.Array:
+        b = self.bins
+        flat = ((r.astype(np.int64) - 1) * b + (f - 1)) * b + (m - 1)
+        return pa.DictionaryArray.from_arrays(pa.array(self.cells[flat]).cast(pa.int16()), pa.array(self.segments))
+
+
+# The common 11-segment scheme on R and FM = round((F + M) / 2) (5 levels).
+# Rows R = 5..1, columns FM = 1..5.
+_EN11_GRID = {
+    5: ["New Customers", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"],
+    4: ["Promising", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"],
+    3: ["Promising", "About To Sleep", "Need Attention", "Loyal Customers", "Loyal Customers"],
+    2: ["Hibernating", "About To Sleep", "Need Attention", "At Risk", "At Risk"],
+    1: ["Lost", "Hibernating", "At Risk", "Can't Lose Them", "Can't Lose Them"],
+}
+EN11 = RfmScheme.from_rules(
+    "en11",
+    [Rule(segment, r=(r, r), fm=(fm, fm)) for r, row in _EN11_GRID.items() for fm, segment in enumerate(row, 1)],
+)
+
+# The Chinese 8-segment scheme: each of R, F, M high (高) or low (低) against the mean.
+CN8_NAMES = {
+    (True, True, True): "重要价值客户",
+    (True, False, True): "重要发展客户",
+    (False, True, True): "重要保持客户",
+    (False, False, True): "重要挽留客户",
+    (True, True, False): "一般价值客户",
+    (True, False, False): "一般发展客户",
+    (False, True, False): "一般保持客户",
+    (False, False, False): "一般挽留客户",
+}
+
+SCHEMES: dict[str, RfmScheme | str] = {"en11": EN11, "cn8": "cn8"}
+"""Built-in schemes. ``"en11"``: the cell table above. ``"cn8"``: R is high when
+recency is at most its mean (or the R score at least the mean R score), F and M
+are high when at least their means; ``cn8_basis`` picks raw values or scores."""
+
+
+def _cn8(data: dict[str, Any], basis: str) -> pa.Array:
+    if basis == "values":
+        recency, freq, money = (np.asarray(data[k], dtype=np.float64) for k in ("recency_days", "frequency", "monetary"))
+        high = (recency <= recency.mean(), freq >= freq.mean(), money >= money.mean())
+    elif basis == "scores":
+        r, f, m = (np.asarray(data[k], dtype=np.float64) for k in ("r", "f", "m"))
+        high = (r >= r.mean(), f >= f.mean(), m >= m.mean())
+    else:
+        raise ValueError(f"cn8_basis must be 'values' or 'scores', got {basis!r}")
+    names = list(CN8_NAMES.values())
+    index = {key: i for i, key in enumerate(CN8_NAMES)}
+    codes = np.empty(len(high[0]), dtype=np.int16)
+    for key, i in index.items():
+        codes[(high[0] == key[0]) & (high[1] == key[1]) & (high[2] == key[2])] = i
+    return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names))
+
+
+class RfmResult:
+    """The RFM table: user id, recency_days, frequency, monetary, r, f, m,
+    rfm_code and segment, one row per customer in order of first appearance.
+
+    It speaks the Arrow PyCapsule interface; ``to_pandas()`` and ``to_polars()``
+    convert it."""
+
+    __slots__ = ("table", "user")
+
+    def __init__(self, table: pa.Table, user: str) -> None:
+        self.table = table
+        self.user = user
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return self.table.__arrow_c_stream__(requested_schema)
+
+    def to_pandas(self) -> Any:
+        return self.table.to_pandas()
+
+    def to_polars(self) -> Any:
+        import polars as pl
+
+        return pl.from_arrow(self.table)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def __repr__(self) -> str:
+        counts = self.table.column("segment").value_counts().to_pylist() if len(self) else []
+        top = ", ".join(f"{c['values']}: {c['counts']}" for c in counts[:4])
+        return f"RfmResult({len(self):,} customers; {top})"
+
+
+def _micros(as_of: Any) -> int:
+    from ._store import _micros as to_micros
+
+    if as_of is None:
+        raise InvalidInputError("rfm needs as_of (the reference instant); uoseg never reads the clock by itself")
+    value = to_micros(as_of)
+    assert value is not None
+    return value
+
+
+def rfm(
+    transactions: Any,
+    user: str = "user_id",
+    ts: str = "ts",
+    amount: str = "amount",
+    *,
+    as_of: _dt.datetime | _dt.date | str,
+    bins: int = 5,
+    ties: str = "first",
+    scheme: str | RfmScheme = "en11",
+    cn8_basis: str = "values",
+) -> RfmResult:
+    """Score customers by recency, frequency and monetary value.
+
+    Parameters
+    ----------
+    transactions : Arrow-like table (pyarrow, polars, pandas, DuckDB)
+        One row per purchase: a user id (any kind a store accepts), a timestamp
+        or date, and an amount (integer, float or decimal).
+    as_of : datetime, date or ISO string
+        The reference instant. Purchases after it are ignored; recency is
+        ``floor((as_of - last purchase) / 1 day)``. Required: never the clock.
+    bins : int
+        Score levels (5: quintiles). With fewer customers than bins, there are as
+        many levels as customers.
+    ties : {"first", "min"}
+        ``"first"`` ranks tied customers by first appearance in the log, as
+        ``rank(method="first")`` does in the common pandas recipe; ``"min"`` keeps
+        tied customers in one level.
+    scheme : "en11", "cn8" or an :class:`RfmScheme`
+        How score cells are named.
+
+    Notes
+    -----
+    monetary is the sum of amounts, refunds (negative amounts) included. It is
+    exact for integer and decimal amounts, and for float amounts that are whole
+    cents (summed as integer cents); other floats use compensated summation.
+    Nulls in the user or ts column are refused with the row named.
+
+    Examples
+    --------
+    >>> import pyarrow as pa, datetime as dt, uoseg
+    >>> log = pa.table({"user_id": pa.array([1, 2, 1], pa.uint32()),
+    ...                 "ts": pa.array([dt.datetime(2025, 12, 1), dt.datetime(2025, 12, 30),
+    ...                                 dt.datetime(2025, 12, 20)], pa.timestamp("s")),
+    ...                 "amount": [10.0, 5.5, 20.0]})
+    >>> result = uoseg.rfm(log, as_of=dt.datetime(2026, 1, 1), bins=2)
+    >>> result.table.column("recency_days").to_pylist()
+    [11, 1]
+    """
+    chosen = SCHEMES.get(scheme, None) if isinstance(scheme, str) else scheme
+    if chosen is None:
+        raise InvalidInputError(f"unknown RFM scheme {scheme!r}; built-in: {sorted(SCHEMES)}")
+    data_table = as_table(transactions, "transactions")
+    users = column(data_table, user)
+    out = _core.rfm_scores(
+        users, column(data_table, ts), column(data_table, amount), _micros(as_of), int(bins), ties,
+        (user, ts, amount),
+    )
+    levels = out["levels"]
+    first_row = pa.array(out["first_row"])
+    monetary: pa.Array
+    if out["monetary_kind"] == "cents":
+        monetary = pa.array(out["monetary"] / 100.0)
+    elif out["monetary_kind"] == "decimal":
+        scale = out["scale"]
+        words = np.empty((len(out["monetary"]), 2), dtype=np.int64)
+        words[:, 0] = out["monetary"]
+        words[:, 1] = out["monetary"] >> 63
+        kind = pa.decimal128(38, scale)
+        monetary = pa.Array.from_buffers(kind, len(words), [None, pa.py_buffer(words.tobytes())])
+    else:
+        monetary = pa.array(out["monetary"])
+    r, f, m = out["r"], out["f"], out["m"]
+    sep = "" if levels <= 9 else "-"
+    code = np.char.add(np.char.add(np.char.add(r.astype(str), sep), np.char.add(f.astype(str), sep)), m.astype(str))
+    if isinstance(chosen, RfmScheme):
+        if chosen.bins != levels:
+            raise InvalidInputError(f"scheme {chosen.name!r} is defined for {chosen.bins} levels, scores have {levels}")
+        segment = chosen.assign(r, f, m)
+    else:
+        segment = _cn8(out, cn8_basis)
+    table = pa.table(
+        {
+            user: users.take(first_row),
+            "recency_days": pa.array(out["recency_days"]),
+            "frequency": pa.array(out["frequency"]),
+            "monetary": monetary,
+            "r": pa.array(r.astype(np.int8)),
+            "f": pa.array(f.astype(np.int8)),
+            "m": pa.array(m.astype(np.int8)),
+            "rfm_code": pa.array(code),
+            "segment": segment,
+        }
+    )
+    return RfmResult(table, user)
+

@@ -1,0 +1,147 @@
+//! Segment-query DSL: lexer, parser, AST and canonical printer.
+//!
+//! Entry points are [`parse`] and [`parse_with_spans`]; the canonical text of
+//! an [`Expr`] is its `Display` output, which parses back to an equal tree.
+//! The language is described in `docs/dsl.md`.
+
+pub mod ast;
+pub mod display;
+pub mod error;
+pub mod exec;
+pub mod lexer;
+pub mod parser;
+pub mod plan;
+
+#[cfg(test)]
+mod tests;
+
+pub use ast::{
+    civil_from_days, days_from_civil, CmpOp, Expr, Literal, NameKind, NameRef, Span, TimeUnit, MICROS_PER_DAY,
+};
+pub use display::{format_name, quote_str};
+pub use error::QuerySyntaxError;
+pub use parser::{parse, parse_with_spans, MAX_DEPTH};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use croaring::Bitmap;
+
+use crate::store::Store;
+
+/// Parsed query texts, so a service that repeats its queries parses each once.
+type Parsed = Arc<(Expr, Vec<NameRef>)>;
+const CACHE_CAPACITY: usize = 4096;
+
+fn cache() -> &'static Mutex<HashMap<String, Parsed>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Parsed>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Parse through the cache of query texts.
+pub fn parse_cached(text: &str) -> Result<Parsed, QuerySyntaxError> {
+    if let Some(hit) = cache().lock().ok().and_then(|c| c.get(text).cloned()) {
+        return Ok(hit);
+    }
+    let parsed = Arc::new(parse_with_spans(text)?);
+    if let Ok(mut cache) = cache().lock() {
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), parsed.clone());
+    }
+    Ok(parsed)
+}
+
+/// The query line with a caret under the first use of `name`, for errors.
+pub fn render_at(text: &str, name: &str) -> Option<String> {
+    let (_, names) = parse_cached(text).ok()?.as_ref().clone();
+    let span = names.iter().find(|n| n.name == name)?.span;
+    let error = QuerySyntaxError::new(text, span.start, "", vec![], "");
+    let line = text.lines().nth(error.line - 1)?;
+    Some(format!("  {line}\n  {}^", " ".repeat(error.column - 1)))
+}
+
+fn syntax(err: QuerySyntaxError) -> crate::Error {
+    crate::Error::Syntax(Box::new(err))
+}
+
+/// Parse and bind a query against a store snapshot.
+pub fn plan(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<plan::Plan> {
+    let parsed = parse_cached(text).map_err(syntax)?;
+    plan::Binder::new(store, text, as_of).bind(&parsed.0)
+}
+
+pub fn evaluate(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<Arc<Bitmap>> {
+    let plan = plan(store, text, as_of)?;
+    Ok(exec::Executor::new(&store.universe().users).run(&plan).0)
+}
+
+pub fn count(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<u64> {
+    let plan = plan(store, text, as_of)?;
+    Ok(exec::Executor::new(&store.universe().users).count(&plan))
+}
+
+pub fn explain(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<exec::Explained> {
+    let plan = plan(store, text, as_of)?;
+    Ok(exec::Executor::new(&store.universe().users).run(&plan).1)
+}
+
+/// The canonical text of a query (it parses back to an equal tree).
+pub fn canonical(text: &str) -> crate::Result<String> {
+    Ok(parse_cached(text).map_err(syntax)?.0.to_string())
+}
+
+/// Saved segments a text refers to (`@name`), in order of first use.
+pub fn referenced_segments(text: &str) -> crate::Result<Vec<String>> {
+    let parsed = parse_cached(text).map_err(syntax)?;
+    let mut out: Vec<String> = Vec::new();
+    for name in &parsed.1 {
+        if name.kind == NameKind::Segment && !out.contains(&name.name) {
+            out.push(name.name.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Segments whose definitions use `name`.
+pub fn dependents(store: &Store, name: &str) -> Vec<String> {
+    store
+        .segments()
+        .iter()
+        .filter(|(_, text)| referenced_segments(text).is_ok_and(|r| r.iter().any(|n| n == name)))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// Define or redefine a saved segment. The text must bind against the store
+/// (names exist, types fit); a definition that would make a cycle is refused.
+/// Returns the new store and the segments that use this one.
+pub fn define_segment(store: &Store, name: &str, text: &str) -> crate::Result<(Store, Vec<String>)> {
+    if name.is_empty() {
+        return Err(crate::Error::invalid("a segment name must not be empty"));
+    }
+    let canonical = canonical(text)?;
+    let next = store.with_segment(name, Some(canonical.clone()));
+    // Binding expands every referenced segment, so a cycle through `name` fails here.
+    let anchor = format!("@{}", format_name(name));
+    plan(&next, &anchor, Some(0)).or_else(|err| match err {
+        // WITHIN needs as_of only at evaluation; a definition may use it.
+        crate::Error::InvalidInput(ref m) if m.contains("needs an evaluation time") => Ok(plan::Plan::Empty),
+        other => Err(other),
+    })?;
+    Ok((next, dependents(store, name)))
+}
+
+/// Drop a saved segment; refused while other segments use it.
+pub fn drop_segment(store: &Store, name: &str) -> crate::Result<Store> {
+    store.segment(name)?;
+    let users = dependents(store, name);
+    if !users.is_empty() {
+        return Err(crate::Error::invalid(format!(
+            "segment @{name} is used by {}; drop or redefine those first",
+            users.iter().map(|n| format!("@{n}")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(store.with_segment(name, None))
+}

@@ -1,0 +1,159 @@
+"""Audience algebra against plain Python sets; the bitmap format against pyroaring."""
+
+from __future__ import annotations
+
+import array
+import pickle
+import threading
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pyroaring import BitMap
+
+import uoseg
+
+id_sets = st.sets(st.integers(0, 2**32 - 1), max_size=300) | st.sets(
+    st.integers(0, 200_000), max_size=3000
+)
+
+
+def store_of(sets: dict[str, set[int]], universe_extra: set[int] = frozenset()) -> uoseg.TagStore:
+    store = uoseg.TagStore(ids="uint32")
+    for name, users in sets.items():
+        store.add_tag(name, np.array(sorted(users), dtype=np.uint32))
+    if universe_extra:
+        store.add_users(np.array(sorted(universe_extra), dtype=np.uint32))
+    return store
+
+
+@given(a=id_sets, b=id_sets, c=id_sets, extra=id_sets)
+def test_algebra_matches_python_sets(a: set[int], b: set[int], c: set[int], extra: set[int]) -> None:
+    store = store_of({"a": a, "b": b, "c": c}, extra)
+    universe = a | b | c | extra
+    A, B, C = store.tag("a"), store.tag("b"), store.tag("c")
+    cases = {
+        "and": (A & B, a & b),
+        "or": (A | B, a | b),
+        "sub": (A - B, a - b),
+        "xor": (A ^ B, a ^ b),
+        "not": (~A, universe - a),
+        "mixed": ((A & B) | (C - A), (a & b) | (c - a)),
+        "union": (uoseg.union(A, B, C), a | b | c),
+        "intersection": (uoseg.intersection(A, B, C), a & b & c),
+    }
+    for name, (audience, expected) in cases.items():
+        assert audience.ids().tolist() == sorted(expected), name
+        assert len(audience) == len(expected) == audience.count(), name
+    assert A.intersection_count(B) == len(a & b)
+    assert A.union_count(B) == len(a | b)
+    assert A.difference_count(B) == len(a - b)
+    expected_jaccard = len(a & b) / len(a | b) if a | b else 1.0
+    assert A.jaccard(B) == pytest.approx(expected_jaccard)
+    assert (A == store.tag("a")) and ((A == B) == (a == b))
+    assert list(A) == sorted(a)
+    for x in list(a)[:5]:
+        assert x in A
+
+
+@given(ids=id_sets)
+def test_serialize_is_byte_identical_to_pyroaring(ids: set[int]) -> None:
+    store = store_of({"x": ids})
+    ours = store.tag("x").serialize()
+    theirs = BitMap(array.array("I", sorted(ids)))
+    theirs.run_optimize()
+    assert ours == theirs.serialize()
+    # And we read what pyroaring writes, with and without run containers.
+    for bitmap in (theirs, BitMap(array.array("I", sorted(ids)))):
+        back = uoseg.Audience.deserialize(bitmap.serialize())
+        assert back.ids().tolist() == sorted(ids)
+
+
+def test_deserialize_refuses_garbage() -> None:
+    with pytest.raises(uoseg.StoreFormatError):
+        uoseg.Audience.deserialize(b"not a bitmap at all")
+    good = BitMap([1, 2, 3]).serialize()
+    with pytest.raises(ValueError):
+        uoseg.Audience.deserialize(good[:-1])
+
+
+def test_standalone_audience_combines_with_uint32_store_only() -> None:
+    store = store_of({"vip": {1, 2, 3}})
+    imported = uoseg.Audience.deserialize(BitMap([2, 3, 4]).serialize())
+    assert (store.tag("vip") & imported).ids().tolist() == [2, 3]
+    with pytest.raises(uoseg.InvalidInputError, match="no universe"):
+        ~imported
+    strings = uoseg.TagStore.from_long(pa.table({"user_id": ["a"], "tag": ["t"]}))
+    with pytest.raises(uoseg.InvalidInputError, match="string user ids"):
+        strings.tag("t") & imported
+
+
+def test_ids_are_numpy_and_arrow() -> None:
+    store = store_of({"vip": {5, 1, 3}})
+    ids = store.tag("vip").ids()
+    assert ids.dtype == np.uint32 and ids.tolist() == [1, 3, 5]
+    assert ids.flags["OWNDATA"] or ids.base is not None
+    arrow = store.tag("vip").to_arrow()
+    assert arrow.type == pa.uint32() and arrow.to_pylist() == [1, 3, 5]
+    assert pl.Series(store.tag("vip")).to_list() == [1, 3, 5]  # PyCapsule
+
+
+def test_pickle_round_trip_keeps_universe_and_dictionary() -> None:
+    store = uoseg.TagStore.from_long(pa.table({"user_id": ["a", "b", "c"], "tag": ["x", "x", "y"]}))
+    audience = store.tag("x")
+    back = pickle.loads(pickle.dumps(audience))
+    assert back == audience
+    assert sorted(back.ids().tolist()) == ["a", "b"]
+    assert (~back).ids().tolist() == ["c"]
+    assert repr(back) == "Audience(2 users of 3)"
+
+
+def test_overlap_matrix_matches_pairwise_counts() -> None:
+    rng = np.random.default_rng(3)
+    sets = {f"t{i}": set(rng.integers(0, 5000, 800 // (i + 1)).tolist()) for i in range(8)}
+    store = store_of(sets)
+    names = list(sets)
+    matrix = store.overlap_matrix(names)
+    assert matrix.dtype == np.int64 and matrix.shape == (8, 8)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            assert matrix[i, j] == len(sets[a] & sets[b])
+    with pytest.raises(uoseg.UnknownNameError):
+        store.overlap_matrix(["t0", "nope"])
+
+
+def test_many_threads_get_the_serial_answers() -> None:
+    rng = np.random.default_rng(11)
+    sets = {f"t{i}": set(rng.integers(0, 200_000, 50_000).tolist()) for i in range(6)}
+    store = store_of(sets)
+    queries = [
+        lambda: (store.tag("t0") & store.tag("t1")) | (store.tag("t2") - store.tag("t3")),
+        lambda: ~store.tag("t4") ^ store.tag("t5"),
+        lambda: uoseg.union(*(store.tag(n) for n in sets)),
+    ]
+    serial = [q().ids() for q in queries]
+    failures: list[str] = []
+
+    def worker() -> None:
+        for _ in range(30):
+            for q, expected in zip(queries, serial, strict=True):
+                if not np.array_equal(q().ids(), expected):
+                    failures.append("mismatch")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+def test_combining_with_non_audience_is_a_type_error() -> None:
+    store = store_of({"a": {1}})
+    with pytest.raises(TypeError):
+        store.tag("a") & {1}  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        uoseg.union(store.tag("a"), 3)  # type: ignore[arg-type]

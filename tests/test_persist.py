@@ -1,0 +1,121 @@
+"""Store files: round trip, atomic saves, and refusal of damaged files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import uoseg
+
+
+def sample_store() -> uoseg.TagStore:
+    rng = np.random.default_rng(5)
+    users = rng.integers(0, 100_000, 40_000).astype(np.uint32)
+    tags = pa.array(rng.choice(["vip", "高价值用户", "churned", "new"], users.size))
+    store = uoseg.TagStore.from_long(pa.table({"user_id": users, "tag": tags}))
+    store.add_attribute("city", np.arange(10, dtype=np.uint32), ["SH", "BJ"] * 5)
+    return store
+
+
+def assert_same(a: uoseg.TagStore, b: uoseg.TagStore) -> None:
+    assert a.tags() == b.tags() and a.attributes() == b.attributes() and len(a) == len(b)
+    for name in a.tags():
+        assert a.tag(name) == b.tag(name)
+    assert a.attribute_values("city") == b.attribute_values("city")
+    assert a.universe == b.universe
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    store = sample_store()
+    path = tmp_path / "s.uoseg"
+    store.save(path)
+    assert_same(store, uoseg.TagStore.load(path))
+    assert [p.name for p in tmp_path.iterdir()] == ["s.uoseg"]  # no temporary left
+
+
+def test_truncated_and_corrupted_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.uoseg"
+    sample_store().save(path)
+    data = path.read_bytes()
+    cases = {
+        "empty": b"",
+        "magic": b"XXXXXXXX" + data[8:],
+        "truncated": data[: len(data) // 2],
+        "no trailer": data[:-4],
+        "flipped": data[:200] + bytes([data[200] ^ 0xFF]) + data[201:],
+        "newer": data[:8] + (99).to_bytes(4, "little") + data[12:],
+    }
+    for name, damaged in cases.items():
+        bad = tmp_path / f"{name}.uoseg"
+        bad.write_bytes(damaged)
+        with pytest.raises(uoseg.StoreFormatError) as info:
+            uoseg.TagStore.load(bad)
+        assert isinstance(info.value, ValueError), name
+    with pytest.raises(uoseg.StoreFormatError, match="newer"):
+        uoseg.TagStore.load(tmp_path / "newer.uoseg")
+    with pytest.raises(uoseg.StoreFormatError, match="checksum"):
+        uoseg.TagStore.load(tmp_path / "flipped.uoseg")
+
+
+def test_every_truncation_is_refused(tmp_path: Path) -> None:
+    store = uoseg.TagStore()
+    store.add_tag("a", [1, 2, 3])
+    path = tmp_path / "small.uoseg"
+    store.save(path)
+    data = path.read_bytes()
+    bad = tmp_path / "bad.uoseg"
+    for cut in range(len(data)):
+        bad.write_bytes(data[:cut])
+        with pytest.raises(uoseg.StoreFormatError):
+            uoseg.TagStore.load(bad)
+
+
+def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        uoseg.TagStore.load(tmp_path / "nope.uoseg")
+
+
+def test_killed_save_leaves_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.uoseg"
+    old = uoseg.TagStore()
+    old.add_tag("old", [1, 2, 3])
+    old.save(path)
+    before = path.read_bytes()
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, pyarrow as pa, sys, uoseg
+        rng = np.random.default_rng(1)
+        users = rng.integers(0, 3_000_000, 6_000_000).astype(np.uint32)
+        tags = pa.array([f"t{{i}}" for i in range(300)]).take(pa.array(rng.integers(0, 300, users.size)))
+        store = uoseg.TagStore.from_long(pa.table({{"user_id": users, "tag": tags}}))
+        print("saving", flush=True)
+        while True:
+            store.save({str(path)!r})
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "saving"
+    # Kill at several points of a save; the target is always a whole store.
+    for delay in (0.01, 0.05, 0.15):
+        time.sleep(delay)
+        loaded = uoseg.TagStore.load(path)
+        assert loaded.tags() in (["old"], [f"t{i}" for i in sorted(range(300), key=str)])
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    loaded = uoseg.TagStore.load(path)
+    assert loaded.tags() == ["old"] or len(loaded.tags()) == 300
+    if loaded.tags() == ["old"]:
+        assert path.read_bytes() == before
+    leftovers = [p for p in os.listdir(tmp_path) if p != "s.uoseg"]
+    # A killed writer may leave its temporary file, never a damaged target.
+    assert all(p.startswith(".s.uoseg.tmp-") for p in leftovers)

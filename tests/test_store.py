@@ -1,0 +1,209 @@
+"""The tag store: builds, incremental updates, ids, names, describe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import uoseg
+
+
+def long_table(pairs: list[tuple[int, str]], tag_type: pa.DataType = pa.string()) -> pa.Table:
+    users = pa.array([u for u, _ in pairs], pa.uint32())
+    tags = pa.array([t for _, t in pairs], pa.string())
+    if pa.types.is_dictionary(tag_type):
+        tags = tags.dictionary_encode()
+    else:
+        tags = tags.cast(tag_type)
+    return pa.table({"user_id": users, "tag": tags})
+
+
+def expected_sets(pairs: list[tuple[int, str]]) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for user, tag in pairs:
+        out.setdefault(tag, set()).add(user)
+    return out
+
+
+pairs_strategy = st.lists(
+    st.tuples(st.integers(0, 300_000), st.sampled_from(["vip", "高价值用户", "a b", "t0", ""])),
+    max_size=400,
+)
+
+
+@pytest.mark.parametrize(
+    "tag_type",
+    [pa.string(), pa.large_string(), pa.string_view(), pa.dictionary(pa.int32(), pa.string())],
+)
+@given(pairs=pairs_strategy)
+def test_from_long_matches_python_sets(tag_type: pa.DataType, pairs: list[tuple[int, str]]) -> None:
+    store = uoseg.TagStore.from_long(long_table(pairs, tag_type))
+    expected = expected_sets(pairs)
+    assert store.tags() == sorted(expected)
+    for name, users in expected.items():
+        assert store.tag(name).ids().tolist() == sorted(users)
+    assert len(store) == len({u for u, _ in pairs})
+
+
+def test_from_long_accepts_polars_pandas_and_duckdb() -> None:
+    import duckdb
+
+    pairs = [(1, "vip"), (2, "vip"), (2, "churned"), (7, "高价值用户")]
+    table = long_table(pairs)
+    frames = [
+        pl.from_arrow(table),
+        table.to_pandas(),
+        duckdb.from_arrow(table),
+    ]
+    for frame in frames:
+        store = uoseg.TagStore.from_long(frame)
+        assert store.tag("vip").ids().tolist() == [1, 2]
+        assert store.tag("高价值用户").ids().tolist() == [7]
+
+
+def test_large_long_build_matches_numpy() -> None:
+    rng = np.random.default_rng(7)
+    n = 300_000
+    users = rng.integers(0, 1_000_000, n).astype(np.uint32)
+    codes = rng.integers(0, 50, n)
+    names = np.array([f"t{i}" for i in range(50)], dtype=object)
+    table = pa.table({"user_id": users, "tag": pa.array(names[codes], pa.string())})
+    store = uoseg.TagStore.from_long(table)
+    for i in (0, 17, 49):
+        assert np.array_equal(store.tag(f"t{i}").ids(), np.unique(users[codes == i]))
+
+
+def test_from_wide_booleans_and_categoricals() -> None:
+    frame = pd.DataFrame(
+        {
+            "user_id": np.array([10, 11, 12, 13], dtype=np.uint32),
+            "vip": [True, False, None, True],
+            "city": ["SH", "BJ", None, "SH"],
+            "gender": pd.Categorical(["F", "M", "F", "U"]),
+        }
+    )
+    store = uoseg.TagStore.from_wide(frame)
+    assert store.tag("vip").ids().tolist() == [10, 13]
+    assert store.attr("city", "SH").ids().tolist() == [10, 13]
+    assert store.attr_in("city", ["SH", "BJ"]).ids().tolist() == [10, 11, 13]
+    assert store.attr("city", "nowhere").ids().tolist() == []
+    assert store.attr("gender", "F").ids().tolist() == [10, 12]
+    assert len(store) == 4  # the all-null row's user is still known
+    assert store.attribute_values("city") == {"SH": 2, "BJ": 1}
+
+
+def test_incremental_updates_never_change_handed_out_audiences() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1, 2, 3])
+    before = store.tag("vip")
+    snapshot = store.snapshot()
+    store.update_tag("vip", add=[4], remove=[1, 99])
+    assert before.ids().tolist() == [1, 2, 3]
+    assert snapshot.tag("vip").ids().tolist() == [1, 2, 3]
+    assert store.tag("vip").ids().tolist() == [2, 3, 4]
+    store.drop_tag("vip")
+    assert "vip" not in store and "vip" in snapshot
+    assert len(store) == 4  # dropping a tag keeps its users in the universe
+
+
+def test_add_attribute_sets_values_for_given_users_only() -> None:
+    store = uoseg.TagStore()
+    store.add_attribute("city", [1, 2, 3], ["SH", "BJ", "SH"])
+    store.add_attribute("city", [3, 4], ["BJ", "GZ"])
+    assert store.attribute_values("city") == {"BJ": 2, "GZ": 1, "SH": 1}
+    assert store.attr("city", "SH").ids().tolist() == [1]
+    with pytest.raises(uoseg.InvalidInputError, match="two values"):
+        store.add_attribute("city", [5, 5], ["SH", "BJ"])
+
+
+@pytest.mark.parametrize(
+    ("ids", "kind"),
+    [
+        (pa.array([10**12, 5, 10**12 + 1], pa.int64()), "int64"),
+        (pa.array([2**64 - 1, 5, 7], pa.uint64()), "uint64"),
+        (pa.array(["alice", "bob", "carol"]), "string"),
+    ],
+)
+def test_dictionary_ids_round_trip(ids: pa.Array, kind: str, tmp_path: object) -> None:
+    table = pa.table({"user_id": ids, "tag": ["vip", "vip", "new"]})
+    store = uoseg.TagStore.from_long(table)
+    assert store.id_kind == kind
+    assert sorted(store.tag("vip").ids().tolist()) == sorted(ids.to_pylist()[:2])
+    assert ids.to_pylist()[0] in store.tag("vip")
+    assert ids.to_pylist()[2] not in store.tag("vip")
+    assert sorted(store.tag("vip").to_arrow().to_pylist()) == sorted(ids.to_pylist()[:2])
+    # New users extend the dictionary; old audiences stay valid and combinable.
+    old = store.tag("vip")
+    extra = pa.array(["dave"]) if kind == "string" else pa.array([123], ids.type)
+    store.add_tag("late", extra)
+    union = old | store.tag("late")
+    assert sorted(union.ids().tolist()) == sorted([*ids.to_pylist()[:2], extra.to_pylist()[0]])
+    path = f"{tmp_path}/ids.uoseg"
+    store.save(path)
+    loaded = uoseg.TagStore.load(path)
+    assert loaded.id_kind == kind
+    assert sorted(loaded.tag("late").ids().tolist()) == extra.to_pylist()
+
+
+def test_bad_ids_name_column_and_row() -> None:
+    with pytest.raises(uoseg.InvalidInputError, match=r"column 'user_id'.*null at row 1"):
+        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1, None], pa.int32()), "tag": ["a", "b"]}))
+    with pytest.raises(ValueError, match=r"negative user id -3 at row 2"):
+        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1, 2, -3], pa.int32()), "tag": ["a"] * 3}))
+    store = uoseg.TagStore(ids="uint32")
+    with pytest.raises(uoseg.InvalidInputError, match=r"5000000000 at row 1, out of range"):
+        store.add_tag("x", np.array([1, 5_000_000_000], dtype=np.int64))
+    with pytest.raises(uoseg.InvalidInputError, match=r"null tag name at row 1"):
+        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1, 2], pa.uint32()), "tag": ["a", None]}))
+
+
+def test_wrong_types_raise_type_errors_naming_the_column() -> None:
+    with pytest.raises(uoseg.ColumnTypeError, match=r"'user_id' has type Float64"):
+        uoseg.TagStore.from_long(pa.table({"user_id": [1.5], "tag": ["a"]}))
+    with pytest.raises(TypeError, match=r"column 'tag' has type Int64"):
+        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1], pa.uint32()), "tag": [3]}))
+    strings = uoseg.TagStore.from_long(pa.table({"user_id": ["a"], "tag": ["t"]}))
+    with pytest.raises(TypeError, match="user ids are strings"):
+        strings.add_tag("x", np.array([1], dtype=np.uint32))
+
+
+def test_unknown_names_suggest_close_ones() -> None:
+    store = uoseg.TagStore.from_long(long_table([(1, "vip"), (2, "churned")]))
+    with pytest.raises(uoseg.UnknownNameError) as info:
+        store.tag("vpi")
+    assert isinstance(info.value, KeyError)
+    assert info.value.suggestions == ["vip"]
+    assert "did you mean 'vip'" in str(info.value)
+    with pytest.raises(KeyError, match="did you mean 'tag'"):
+        uoseg.TagStore.from_long(long_table([(1, "a")]), tag="tags")
+
+
+def test_describe_and_introspection() -> None:
+    store = uoseg.TagStore.from_long(long_table([(1, "vip"), (2, "vip"), (3, "new")]))
+    store.add_attribute("city", [1, 2], ["SH", "BJ"])
+    table = store.describe()
+    assert table.column_names == ["name", "kind", "users", "values"]
+    rows = {r["name"]: r for r in table.to_pylist()}
+    assert rows["vip"]["kind"] == "tag" and rows["vip"]["users"] == 2
+    assert rows["city"]["kind"] == "categorical" and rows["city"]["values"] == 2
+    assert len(store) == 3 and store.memory_usage() > 0
+    assert "vip" in store and "city" in store and "nope" not in store
+    assert repr(store) == "TagStore(3 users, 2 tags, 1 attributes)"
+
+
+def test_name_clash_between_tag_and_attribute_is_refused() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("city", [1])
+    with pytest.raises(uoseg.InvalidInputError, match="already a tag"):
+        store.add_attribute("city", [1], ["SH"])
+
+
+def test_empty_inputs() -> None:
+    store = uoseg.TagStore.from_long(pa.table({"user_id": pa.array([], pa.uint32()), "tag": pa.array([], pa.string())}))
+    assert len(store) == 0 and store.tags() == []
+    assert len(store.universe) == 0
