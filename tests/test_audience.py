@@ -10,11 +10,10 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
+import uoseg
 from hypothesis import given
 from hypothesis import strategies as st
 from pyroaring import BitMap
-
-import uoseg
 
 id_sets = st.sets(st.integers(0, 2**32 - 1), max_size=300) | st.sets(
     st.integers(0, 200_000), max_size=3000
@@ -31,7 +30,9 @@ def store_of(sets: dict[str, set[int]], universe_extra: set[int] = frozenset()) 
 
 
 @given(a=id_sets, b=id_sets, c=id_sets, extra=id_sets)
-def test_algebra_matches_python_sets(a: set[int], b: set[int], c: set[int], extra: set[int]) -> None:
+def test_algebra_matches_python_sets(
+    a: set[int], b: set[int], c: set[int], extra: set[int]
+) -> None:
     store = store_of({"a": a, "b": b, "c": c}, extra)
     universe = a | b | c | extra
     A, B, C = store.tag("a"), store.tag("b"), store.tag("c")
@@ -85,7 +86,7 @@ def test_standalone_audience_combines_with_uint32_store_only() -> None:
     imported = uoseg.Audience.deserialize(BitMap([2, 3, 4]).serialize())
     assert (store.tag("vip") & imported).ids().tolist() == [2, 3]
     with pytest.raises(uoseg.InvalidInputError, match="no universe"):
-        ~imported
+        _ = ~imported
     strings = uoseg.TagStore.from_long(pa.table({"user_id": ["a"], "tag": ["t"]}))
     with pytest.raises(uoseg.InvalidInputError, match="string user ids"):
         strings.tag("t") & imported

@@ -9,21 +9,26 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import uoseg
 from hypothesis import given
 from hypothesis import strategies as st
 
-import uoseg
-
-ints = st.lists(st.none() | st.integers(-(2**62), 2**62) | st.integers(-5, 5), min_size=1, max_size=60)
+ints = st.lists(
+    st.none() | st.integers(-(2**62), 2**62) | st.integers(-5, 5), min_size=1, max_size=60
+)
 floats = st.lists(
-    st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, 1.5, 0.1]),
+    st.none()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([0.0, -0.0, 1.5, 0.1]),
     min_size=1,
     max_size=60,
 )
 bounds = st.none() | st.integers(-6, 6) | st.floats(-6, 6) | st.integers(-(2**62), 2**62)
 
 
-def check_range(values: list[object], pa_type: pa.DataType, lo: object, hi: object, lo_inc: bool, hi_inc: bool) -> None:
+def check_range(
+    values: list[object], pa_type: pa.DataType, lo: object, hi: object, lo_inc: bool, hi_inc: bool
+) -> None:
     users = np.arange(len(values), dtype=np.uint32) * 3
     store = uoseg.TagStore()
     store.add_numeric("x", users, pa.array(values, pa_type))
@@ -44,12 +49,16 @@ def check_range(values: list[object], pa_type: pa.DataType, lo: object, hi: obje
 
 
 @given(values=ints, lo=bounds, hi=bounds, lo_inc=st.booleans(), hi_inc=st.booleans())
-def test_integer_ranges_match_pandas(values: list[object], lo: object, hi: object, lo_inc: bool, hi_inc: bool) -> None:
+def test_integer_ranges_match_pandas(
+    values: list[object], lo: object, hi: object, lo_inc: bool, hi_inc: bool
+) -> None:
     check_range(values, pa.int64(), lo, hi, lo_inc, hi_inc)
 
 
 @given(values=floats, lo=bounds, hi=bounds, lo_inc=st.booleans(), hi_inc=st.booleans())
-def test_float_ranges_match_pandas(values: list[object], lo: object, hi: object, lo_inc: bool, hi_inc: bool) -> None:
+def test_float_ranges_match_pandas(
+    values: list[object], lo: object, hi: object, lo_inc: bool, hi_inc: bool
+) -> None:
     check_range(values, pa.float64(), lo, hi, lo_inc, hi_inc)
 
 
@@ -60,7 +69,13 @@ def test_equals_is_null_and_stats() -> None:
     assert store.equals("spend", 10).ids().tolist() == [1]
     assert store.is_null("spend").ids().tolist() == [2]
     stats = store.stats("spend")
-    assert (stats["count"], stats["sum"], stats["min"], stats["max"], stats["mean"]) == (2, 40, 10, 30, 20.0)
+    assert (stats["count"], stats["sum"], stats["min"], stats["max"], stats["mean"]) == (
+        2,
+        40,
+        10,
+        30,
+        20.0,
+    )
     assert store.stats("spend", store.tag("vip"))["sum"] == 10
     assert store.values("spend").tolist() == [10.0, 30.0]
 
@@ -68,12 +83,16 @@ def test_equals_is_null_and_stats() -> None:
 def test_dates_and_timestamps() -> None:
     store = uoseg.TagStore()
     days = pa.array([dt.date(2025, 1, 1), dt.date(2026, 1, 1), None], pa.date32())
-    stamps = pa.array([dt.datetime(2025, 12, 31, 23, 59), None, dt.datetime(2026, 1, 2)], pa.timestamp("ms"))
+    stamps = pa.array(
+        [dt.datetime(2025, 12, 31, 23, 59), None, dt.datetime(2026, 1, 2)], pa.timestamp("ms")
+    )
     store.add_numeric("birthday", [1, 2, 3], days)
     store.add_numeric("seen", [1, 2, 3], stamps)
     assert store.range("birthday", ge=dt.date(2025, 6, 1)).ids().tolist() == [2]
     assert store.range("seen", lt=dt.datetime(2026, 1, 1)).ids().tolist() == [1]
-    assert store.range("seen", ge=dt.datetime(2026, 1, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8)))).ids().tolist() == [3]
+    assert store.range(
+        "seen", ge=dt.datetime(2026, 1, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    ).ids().tolist() == [3]
     assert store.query("seen WITHIN 1 DAYS", as_of=dt.datetime(2026, 1, 1)).ids().tolist() == [1]
     assert store.query("birthday WITHIN 0 DAYS", as_of=dt.date(2026, 1, 1)).ids().tolist() == [2]
 

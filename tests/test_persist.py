@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-
 import uoseg
 
 
@@ -95,7 +94,8 @@ def test_killed_save_leaves_the_previous_file(tmp_path: Path) -> None:
         import numpy as np, pyarrow as pa, sys, uoseg
         rng = np.random.default_rng(1)
         users = rng.integers(0, 3_000_000, 6_000_000).astype(np.uint32)
-        tags = pa.array([f"t{{i}}" for i in range(300)]).take(pa.array(rng.integers(0, 300, users.size)))
+        names = pa.array([f"t{{i}}" for i in range(300)])
+        tags = names.take(pa.array(rng.integers(0, 300, users.size)))
         store = uoseg.TagStore.from_long(pa.table({{"user_id": users, "tag": tags}}))
         print("saving", flush=True)
         while True:

@@ -13,10 +13,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+import uoseg
 from hypothesis import assume, given
 from hypothesis import strategies as st
-
-import uoseg
 
 AS_OF = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 CITIES = ["SH", "BJ", "GZ", "深圳"]
@@ -97,14 +96,21 @@ def quoted(name: str) -> str:
 
 @st.composite
 def leaves(draw: st.DrawFn) -> Expr:
-    kind = draw(st.sampled_from(["tag", "city", "city_in", "null", "age", "between", "age_in", "score", "within", "all"]))
+    kind = draw(
+        st.sampled_from(
+            ["tag", "city", "city_in", "null", "age", "between", "age_in", "score", "within", "all"]
+        )
+    )
     if kind == "tag":
         t = draw(st.sampled_from(TAGS))
         return Expr(quoted(t) if not t.isascii() else t, f'"{t}"', lambda r, t=t: r[t])
     if kind == "city":
         v, op = draw(st.sampled_from([*CITIES, "nowhere"])), draw(st.sampled_from(["=", "!="]))
-        return predicate(f"city {op} {dsl_lit(v)}", f"city {op} {sql_lit(v)}",
-                         lambda r, v=v, op=op: r["city"] is not None and CMP[op](r["city"], v))
+        return predicate(
+            f"city {op} {dsl_lit(v)}",
+            f"city {op} {sql_lit(v)}",
+            lambda r, v=v, op=op: r["city"] is not None and CMP[op](r["city"], v),
+        )
     if kind == "city_in":
         vs = draw(st.lists(st.sampled_from([*CITIES, "x"]), min_size=1, max_size=3))
         neg = draw(st.booleans())
@@ -117,25 +123,47 @@ def leaves(draw: st.DrawFn) -> Expr:
     if kind == "null":
         col, neg = draw(st.sampled_from(["city", "age", "score", "ts"])), draw(st.booleans())
         word = "IS NOT NULL" if neg else "IS NULL"
-        return Expr(f"{col} {word}", f"({col} {word})", lambda r, c=col, neg=neg: (r[c] is None) != neg)
+        return Expr(
+            f"{col} {word}", f"({col} {word})", lambda r, c=col, neg=neg: (r[c] is None) != neg
+        )
     if kind == "age":
-        op, v = draw(st.sampled_from(list(CMP))), draw(st.integers(-4, 9) | st.sampled_from([2.5, -0.5]))
-        return predicate(f"age {op} {dsl_lit(v)}", f"age {op} {sql_lit(v)}",
-                         lambda r, op=op, v=v: r["age"] is not None and CMP[op](r["age"], v))
+        op, v = (
+            draw(st.sampled_from(list(CMP))),
+            draw(st.integers(-4, 9) | st.sampled_from([2.5, -0.5])),
+        )
+        return predicate(
+            f"age {op} {dsl_lit(v)}",
+            f"age {op} {sql_lit(v)}",
+            lambda r, op=op, v=v: r["age"] is not None and CMP[op](r["age"], v),
+        )
     if kind == "between":
         lo, hi, neg = draw(st.integers(-4, 9)), draw(st.integers(-4, 9)), draw(st.booleans())
         word = "NOT BETWEEN" if neg else "BETWEEN"
-        return predicate(f"age {word} {lo} AND {hi}", f"age {word} {lo} AND {hi}",
-                         lambda r, lo=lo, hi=hi, neg=neg: r["age"] is not None and ((lo <= r["age"] <= hi) != neg))
+        return predicate(
+            f"age {word} {lo} AND {hi}",
+            f"age {word} {lo} AND {hi}",
+            lambda r, lo=lo, hi=hi, neg=neg: (
+                r["age"] is not None and ((lo <= r["age"] <= hi) != neg)
+            ),
+        )
     if kind == "age_in":
         vs, neg = draw(st.lists(st.integers(-4, 9), min_size=1, max_size=3)), draw(st.booleans())
         word = "NOT IN" if neg else "IN"
-        return predicate(f"age {word} ({', '.join(map(str, vs))})", f"age {word} ({', '.join(map(str, vs))})",
-                         lambda r, vs=vs, neg=neg: r["age"] is not None and ((r["age"] in vs) != neg))
+        return predicate(
+            f"age {word} ({', '.join(map(str, vs))})",
+            f"age {word} ({', '.join(map(str, vs))})",
+            lambda r, vs=vs, neg=neg: r["age"] is not None and ((r["age"] in vs) != neg),
+        )
     if kind == "score":
-        op, v = draw(st.sampled_from(list(CMP))), draw(st.sampled_from([-1.5, 0.0, 0.25, 1, 1e300, -0.0]))
-        return predicate(f"score {op} {dsl_lit(v)}", f"score {op} {sql_lit(float(v))}",
-                         lambda r, op=op, v=v: r["score"] is not None and CMP[op](r["score"], v))
+        op, v = (
+            draw(st.sampled_from(list(CMP))),
+            draw(st.sampled_from([-1.5, 0.0, 0.25, 1, 1e300, -0.0])),
+        )
+        return predicate(
+            f"score {op} {dsl_lit(v)}",
+            f"score {op} {sql_lit(float(v))}",
+            lambda r, op=op, v=v: r["score"] is not None and CMP[op](r["score"], v),
+        )
     if kind == "within":
         n = draw(st.integers(0, 40))
         low = AS_OF - dt.timedelta(days=n)
@@ -154,11 +182,22 @@ def combine(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
             return Expr(f"NOT ({p.dsl})", f"(NOT ({p.sql}))", lambda r, p=p: not p.test(r))
         dsl = f" {op} ".join(f"({p.dsl})" for p in parts)
         if op == "AND":
-            return Expr(dsl, " AND ".join(f"({p.sql})" for p in parts), lambda r, ps=parts: all(p.test(r) for p in ps))
+            return Expr(
+                dsl,
+                " AND ".join(f"({p.sql})" for p in parts),
+                lambda r, ps=parts: all(p.test(r) for p in ps),
+            )
         if op == "OR":
-            return Expr(dsl, " OR ".join(f"({p.sql})" for p in parts), lambda r, ps=parts: any(p.test(r) for p in ps))
-        sql = " != ".join(f"({p.sql})" for p in parts) if len(parts) == 2 else (
-            f"(({parts[0].sql}) != ({parts[1].sql})) != ({parts[2].sql})")
+            return Expr(
+                dsl,
+                " OR ".join(f"({p.sql})" for p in parts),
+                lambda r, ps=parts: any(p.test(r) for p in ps),
+            )
+        sql = (
+            " != ".join(f"({p.sql})" for p in parts)
+            if len(parts) == 2
+            else (f"(({parts[0].sql}) != ({parts[1].sql})) != ({parts[2].sql})")
+        )
         return Expr(dsl, f"({sql})", lambda r, ps=parts: sum(p.test(r) for p in ps) % 2 == 1)
 
     return st.one_of(
@@ -198,7 +237,7 @@ def test_any_text_parses_or_raises_a_syntax_error(text: str) -> None:
     parses_or_raises_a_syntax_error(text)
 
 
-@given(st.text(alphabet="() ANDORTXNvip\"@=<>!,01.-", max_size=80))
+@given(st.text(alphabet='() ANDORTXNvip"@=<>!,01.-', max_size=80))
 def test_query_shaped_noise_parses_or_raises_a_syntax_error(text: str) -> None:
     parses_or_raises_a_syntax_error(text)
 
@@ -231,15 +270,22 @@ def small_store() -> uoseg.TagStore:
     store.add_numeric(
         "signup_ts",
         [1, 2, 3],
-        pa.array([dt.datetime(2025, 12, 20), dt.datetime(2025, 6, 1), dt.datetime(2025, 12, 31, 23)], pa.timestamp("s")),
+        pa.array(
+            [dt.datetime(2025, 12, 20), dt.datetime(2025, 6, 1), dt.datetime(2025, 12, 31, 23)],
+            pa.timestamp("s"),
+        ),
     )
     return store
 
 
 def test_the_issue_examples() -> None:
     store = small_store()
-    assert store.query('vip AND city IN ("SH", "BJ") AND age BETWEEN 25 AND 35 AND NOT churned').ids().tolist() == [2]
-    assert store.query('"高价值用户" AND signup_ts WITHIN 30 DAYS', as_of=AS_OF).ids().tolist() == []
+    assert store.query(
+        'vip AND city IN ("SH", "BJ") AND age BETWEEN 25 AND 35 AND NOT churned'
+    ).ids().tolist() == [2]
+    assert (
+        store.query('"高价值用户" AND signup_ts WITHIN 30 DAYS', as_of=AS_OF).ids().tolist() == []
+    )
     assert store.query("signup_ts WITHIN 30 DAYS", as_of=AS_OF).ids().tolist() == [1, 3]
     assert store.query("signup_ts >= 2025-12-01").ids().tolist() == [1, 3]
     assert store.query('signup_ts < "2025-07-01T00:00:00"').ids().tolist() == [2]
@@ -276,11 +322,16 @@ def test_builder_renders_canonical_text_that_round_trips() -> None:
     assert str(uoseg.attr("ts").within(30, "days")) == "ts WITHIN 30 DAYS"
 
 
-names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=6)
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=6
+)
 values = st.one_of(
-    st.text(max_size=5), st.integers(-(2**63), 2**63 - 1),
-    st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
-    st.dates(), st.datetimes(min_value=dt.datetime(1900, 1, 1)),
+    st.text(max_size=5),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1)),
 )
 
 
@@ -301,7 +352,9 @@ def builder_queries(draw: st.DrawFn, depth: int = 0) -> uoseg.Query:
             return attr.is_null()
         if choice == 5:
             return uoseg.segment(draw(names))
-        return attr.within(draw(st.integers(0, 1000)), draw(st.sampled_from(["days", "hours", "minutes"])))
+        return attr.within(
+            draw(st.integers(0, 1000)), draw(st.sampled_from(["days", "hours", "minutes"]))
+        )
     left, right = draw(builder_queries(depth + 1)), draw(builder_queries(depth + 1))
     op = draw(st.sampled_from(["and", "or", "xor", "not"]))
     return {"and": left & right, "or": left | right, "xor": left ^ right, "not": ~left}[op]
@@ -319,7 +372,9 @@ def test_saved_segments_persist_and_refuse_cycles(tmp_path: Any) -> None:
     store.define("high_value", 'vip AND city IN ("SH", "BJ")')
     store.define("hv_young", "@high_value AND age < 40")
     assert store.query("@hv_young").ids().tolist() == [1, 2]
-    with pytest.raises(uoseg.InvalidInputError, match=r"cycle: @high_value -> @hv_young -> @high_value"):
+    with pytest.raises(
+        uoseg.InvalidInputError, match=r"cycle: @high_value -> @hv_young -> @high_value"
+    ):
         store.define("high_value", "@hv_young OR churned")
     with pytest.raises(uoseg.InvalidInputError, match="used by @hv_young"):
         store.drop_segment("high_value")
@@ -348,7 +403,15 @@ def test_explain_reports_each_node() -> None:
 
 def test_count_equals_len_of_query() -> None:
     store = small_store()
-    for text in ["vip AND churned", "vip AND NOT churned", "vip OR churned", "NOT vip", "age > 25", "ALL", "NOT ALL"]:
+    for text in [
+        "vip AND churned",
+        "vip AND NOT churned",
+        "vip OR churned",
+        "NOT vip",
+        "age > 25",
+        "ALL",
+        "NOT ALL",
+    ]:
         assert store.count(text) == len(store.query(text))
 
 
@@ -367,10 +430,20 @@ def test_large_population_matches_numpy() -> None:
     ages = rng.integers(16, 71, n).astype(np.int8)
     days = rng.geometric(1 / 30, n).clip(0, 365).astype(np.int16)
     tags = rng.random((3, n)) < np.array([[0.5], [0.3], [0.2]])
-    table = pa.table({"user_id": np.arange(n, dtype=np.uint32), "age": ages, "last_active_days": days,
-                      "a": tags[0], "b": tags[1], "c": tags[2]})
+    table = pa.table(
+        {
+            "user_id": np.arange(n, dtype=np.uint32),
+            "age": ages,
+            "last_active_days": days,
+            "a": tags[0],
+            "b": tags[1],
+            "c": tags[2],
+        }
+    )
     store = uoseg.TagStore.from_wide(table)
-    got = store.query("(a OR b) AND age BETWEEN 25 AND 35 AND last_active_days <= 30 AND NOT c").ids()
+    got = store.query(
+        "(a OR b) AND age BETWEEN 25 AND 35 AND last_active_days <= 30 AND NOT c"
+    ).ids()
     mask = (tags[0] | tags[1]) & (ages >= 25) & (ages <= 35) & (days <= 30) & ~tags[2]
     assert np.array_equal(got, np.flatnonzero(mask).astype(np.uint32))
     assume(True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-
 import uoseg
 
 MASK = 2**64 - 1

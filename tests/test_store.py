@@ -7,13 +7,13 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+import uoseg
 from hypothesis import given
 from hypothesis import strategies as st
 
-import uoseg
 
-
-def long_table(pairs: list[tuple[int, str]], tag_type: pa.DataType = pa.string()) -> pa.Table:
+def long_table(pairs: list[tuple[int, str]], tag_type: pa.DataType | None = None) -> pa.Table:
+    tag_type = tag_type or pa.string()
     users = pa.array([u for u, _ in pairs], pa.uint32())
     tags = pa.array([t for _, t in pairs], pa.string())
     if pa.types.is_dictionary(tag_type):
@@ -152,14 +152,20 @@ def test_dictionary_ids_round_trip(ids: pa.Array, kind: str, tmp_path: object) -
 
 def test_bad_ids_name_column_and_row() -> None:
     with pytest.raises(uoseg.InvalidInputError, match=r"column 'user_id'.*null at row 1"):
-        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1, None], pa.int32()), "tag": ["a", "b"]}))
+        uoseg.TagStore.from_long(
+            pa.table({"user_id": pa.array([1, None], pa.int32()), "tag": ["a", "b"]})
+        )
     with pytest.raises(ValueError, match=r"negative user id -3 at row 2"):
-        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1, 2, -3], pa.int32()), "tag": ["a"] * 3}))
+        uoseg.TagStore.from_long(
+            pa.table({"user_id": pa.array([1, 2, -3], pa.int32()), "tag": ["a"] * 3})
+        )
     store = uoseg.TagStore(ids="uint32")
     with pytest.raises(uoseg.InvalidInputError, match=r"5000000000 at row 1, out of range"):
         store.add_tag("x", np.array([1, 5_000_000_000], dtype=np.int64))
     with pytest.raises(uoseg.InvalidInputError, match=r"null tag name at row 1"):
-        uoseg.TagStore.from_long(pa.table({"user_id": pa.array([1, 2], pa.uint32()), "tag": ["a", None]}))
+        uoseg.TagStore.from_long(
+            pa.table({"user_id": pa.array([1, 2], pa.uint32()), "tag": ["a", None]})
+        )
 
 
 def test_wrong_types_raise_type_errors_naming_the_column() -> None:
@@ -204,6 +210,8 @@ def test_name_clash_between_tag_and_attribute_is_refused() -> None:
 
 
 def test_empty_inputs() -> None:
-    store = uoseg.TagStore.from_long(pa.table({"user_id": pa.array([], pa.uint32()), "tag": pa.array([], pa.string())}))
+    store = uoseg.TagStore.from_long(
+        pa.table({"user_id": pa.array([], pa.uint32()), "tag": pa.array([], pa.string())})
+    )
     assert len(store) == 0 and store.tags() == []
     assert len(store.universe) == 0

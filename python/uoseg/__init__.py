@@ -10,9 +10,6 @@ from ._core import Audience, intersection, num_threads, union
 from ._core import __version__ as __version__
 from ._store import Explain, TagStore
 from .bucket import cut, ntile, qcut
-from .query import ALL, Attr, Query, attr, segment, tag
-from .rfm import RfmResult, RfmScheme, rfm
-from .split import split
 from .errors import (
     ColumnTypeError,
     DuplicateEdgesError,
@@ -23,33 +20,36 @@ from .errors import (
     UnknownNameError,
     UosegError,
 )
+from .query import ALL, Attr, Query, attr, segment, tag
+from .rfm import RfmResult, RfmScheme, rfm
+from .split import split
 
 __all__ = [
     "ALL",
     "Attr",
     "Audience",
-    "Explain",
-    "Query",
-    "QuerySyntaxError",
-    "attr",
-    "segment",
-    "split",
-    "tag",
     "ColumnTypeError",
     "DuplicateEdgesError",
-    "RfmResult",
-    "RfmScheme",
-    "cut",
-    "ntile",
-    "qcut",
-    "rfm",
+    "Explain",
     "InternalError",
     "InvalidInputError",
+    "Query",
+    "QuerySyntaxError",
+    "RfmResult",
+    "RfmScheme",
     "StoreFormatError",
     "TagStore",
     "UnknownNameError",
     "UosegError",
+    "attr",
+    "cut",
     "intersection",
+    "ntile",
     "num_threads",
+    "qcut",
+    "rfm",
+    "segment",
+    "split",
+    "tag",
     "union",
 ]

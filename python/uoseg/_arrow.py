@@ -74,9 +74,13 @@ def as_array(values: Any, name: str = "values") -> pa.ChunkedArray:
     try:
         if isinstance(values, np.ndarray):
             return pa.chunked_array([pa.array(values)])
-        return pa.chunked_array([pa.array(list(values) if not isinstance(values, list) else values)])
+        return pa.chunked_array(
+            [pa.array(list(values) if not isinstance(values, list) else values)]
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as err:
-        raise ColumnTypeError(f"{name}: cannot read {type(values).__name__} as a column ({err})") from err
+        raise ColumnTypeError(
+            f"{name}: cannot read {type(values).__name__} as a column ({err})"
+        ) from err
 
 
 def user_array(values: Any, id_kind: str, name: str = "user_id") -> pa.ChunkedArray:

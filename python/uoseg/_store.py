@@ -7,16 +7,15 @@ a ``snapshot()`` handed out earlier never changes under its reader.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
-import datetime as _dt
-import warnings
 
 from . import _core
 from ._arrow import as_array, as_table, column, user_array
@@ -45,17 +44,21 @@ def _micros(as_of: Any) -> int | None:
     if isinstance(as_of, _dt.datetime):
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=_dt.UTC)
-        delta = as_of - _EPOCH
+        delta: _dt.timedelta = as_of - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if isinstance(as_of, _dt.date):
         return (as_of - _dt.date(1970, 1, 1)).days * 86_400_000_000
-    raise TypeError(f"as_of must be a datetime, date or ISO 8601 string, got {type(as_of).__name__}")
+    raise TypeError(
+        f"as_of must be a datetime, date or ISO 8601 string, got {type(as_of).__name__}"
+    )
 
 
 def _is_string_like(kind: pa.DataType) -> bool:
     if pa.types.is_dictionary(kind):
         return _is_string_like(kind.value_type)
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind))
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
 
 
 class Explain:
@@ -161,7 +164,9 @@ class TagStore:
 
     # ---- incremental updates ----
 
-    def add_wide(self, table: Any, user: str = "user_id", *, columns: Sequence[str] | None = None) -> None:
+    def add_wide(
+        self, table: Any, user: str = "user_id", *, columns: Sequence[str] | None = None
+    ) -> None:
         """Add the columns of a one-row-per-user table to this store, as
         :meth:`from_wide` would build them (booleans → tags, strings →
         categorical, numbers, dates and timestamps → numeric attributes)."""
@@ -280,7 +285,7 @@ class TagStore:
         >>> store.range("age", ge=25, le=35).ids().tolist()
         [2]
         """
-        if ge is not None and gt is not None or le is not None and lt is not None:
+        if (ge is not None and gt is not None) or (le is not None and lt is not None):
             raise ValueError("give at most one lower bound (ge/gt) and one upper bound (le/lt)")
         quoted = literal(name)
         if ge is not None and le is not None:

@@ -43,13 +43,17 @@ def _linspace(q: int) -> list[float]:
     return [float(p) for p in quantiles]
 
 
-def _result(codes: Codes, edges: np.ndarray[Any, Any], labels: Any, retbins: bool, as_arrow: bool) -> Any:
+def _result(
+    codes: Codes, edges: np.ndarray[Any, Any], labels: Any, retbins: bool, as_arrow: bool
+) -> Any:
     out: Any = codes
     if labels is not None and labels is not False:
         names = np.asarray(list(labels), dtype=object)
         if len(names) != len(edges) - 1:
             raise ValueError(f"{len(names)} labels for {len(edges) - 1} bins")
-        out = pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0).cast(pa.int32()), pa.array(names))
+        out = pa.DictionaryArray.from_arrays(
+            pa.array(codes, mask=codes < 0).cast(pa.int32()), pa.array(names)
+        )
     elif as_arrow:
         out = pa.array(codes, mask=codes < 0)
     return (out, edges) if retbins else out
@@ -100,7 +104,9 @@ def cut(
     >>> uoseg.cut([1, 5, 10, 50], [0, 5, 10, 100]).tolist()
     [0, 0, 1, 2]
     """
-    codes, edges = _core.cut(_values(x), [float(b) for b in bins], right, include_lowest, duplicates)
+    codes, edges = _core.cut(
+        _values(x), [float(b) for b in bins], right, include_lowest, duplicates
+    )
     return _result(codes, edges, labels, retbins, as_arrow)
 
 

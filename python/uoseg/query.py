@@ -23,8 +23,14 @@ from . import _core
 
 __all__ = ["ALL", "Attr", "Query", "attr", "literal", "segment", "tag"]
 
-_UNITS = {"day": "DAYS", "days": "DAYS", "hour": "HOURS", "hours": "HOURS",
-          "minute": "MINUTES", "minutes": "MINUTES"}
+_UNITS = {
+    "day": "DAYS",
+    "days": "DAYS",
+    "hour": "HOURS",
+    "hours": "HOURS",
+    "minute": "MINUTES",
+    "minutes": "MINUTES",
+}
 
 
 def _quote(text: str) -> str:
@@ -48,13 +54,15 @@ def literal(value: Any) -> str:
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be used in a query (NaN and infinities never match)")
+            raise ValueError(
+                f"{value!r} cannot be used in a query (NaN and infinities never match)"
+            )
         text = repr(value)
         return text if any(c in text for c in ".eE") else text + ".0"
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(_dt.UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="microseconds") + "Z"
+        return str(value.isoformat(timespec="microseconds")) + "Z"
     if isinstance(value, _dt.date):
         return value.isoformat()
     if hasattr(value, "item"):  # NumPy scalars

@@ -9,7 +9,6 @@ of score cells → segment names, validated when it is built.
 from __future__ import annotations
 
 import datetime as _dt
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,11 @@ from .errors import InvalidInputError
 __all__ = ["SCHEMES", "RfmResult", "RfmScheme", "rfm"]
 
 Cell = tuple[int, int, int]
+
+
+def _grid(bins: int) -> list[Cell]:
+    levels = range(1, bins + 1)
+    return [(r, f, m) for r in levels for f in levels for m in levels]
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,10 @@ class Rule:
             return bounds is None or bounds[0] <= value <= bounds[1]
 
         return (
-            inside(r, self.r) and inside(f, self.f) and inside(m, self.m) and inside((f + m + 1) // 2, self.fm)
+            inside(r, self.r)
+            and inside(f, self.f)
+            and inside(m, self.m)
+            and inside((f + m + 1) // 2, self.fm)
         )
 
 
@@ -62,19 +69,24 @@ class RfmScheme:
     cells: np.ndarray[Any, np.dtype[np.int16]] = field(repr=False, compare=False)
 
     @classmethod
-    def from_rules(cls, name: str, rules: Iterable[Rule | Mapping[str, Any]], bins: int = 5) -> RfmScheme:
+    def from_rules(
+        cls, name: str, rules: Iterable[Rule | Mapping[str, Any]], bins: int = 5
+    ) -> RfmScheme:
         parsed = [r if isinstance(r, Rule) else Rule(**r) for r in rules]
-        grid = list(itertools.product(range(1, bins + 1), repeat=3))
-        owners = {cell: [rule.segment for rule in parsed if rule.matches(*cell)] for cell in grid}
+        owners = {
+            cell: [rule.segment for rule in parsed if rule.matches(*cell)] for cell in _grid(bins)
+        }
         return cls._validated(name, bins, owners)
 
     @classmethod
     def from_cells(cls, name: str, cells: Mapping[Cell, str], bins: int = 5) -> RfmScheme:
-        grid = list(itertools.product(range(1, bins + 1), repeat=3))
+        grid = _grid(bins)
         owners = {cell: [cells[cell]] if cell in cells else [] for cell in grid}
         extra = sorted(set(cells) - set(grid))
         if extra:
-            raise InvalidInputError(f"scheme {name!r}: cells outside the {bins}-level grid: {extra[:10]}")
+            raise InvalidInputError(
+                f"scheme {name!r}: cells outside the {bins}-level grid: {extra[:10]}"
+            )
         return cls._validated(name, bins, owners)
 
     @classmethod
@@ -87,7 +99,9 @@ class RfmScheme:
                 parts.append(f"{len(uncovered)} uncovered cells (r, f, m), e.g. {uncovered[:8]}")
             if overlapping:
                 shown = [f"{c}: {o}" for c, o in list(overlapping.items())[:8]]
-                parts.append(f"{len(overlapping)} cells in several segments, e.g. {'; '.join(shown)}")
+                parts.append(
+                    f"{len(overlapping)} cells in several segments, e.g. {'; '.join(shown)}"
+                )
             raise InvalidInputError(f"scheme {name!r} is not a partition: " + "; ".join(parts))
         segments = tuple(dict.fromkeys(o[0] for o in owners.values()))
         index = {s: i for i, s in enumerate(segments)}
@@ -96,10 +110,14 @@ class RfmScheme:
             cells[((r - 1) * bins + (f - 1)) * bins + (m - 1)] = index[owner[0]]
         return cls(name, bins, segments, cells)
 
-    def assign(self, r: np.ndarray[Any, Any], f: np.ndarray[Any, Any], m: np.ndarray[Any, Any]) -> pa.Array:
+    def assign(
+        self, r: np.ndarray[Any, Any], f: np.ndarray[Any, Any], m: np.ndarray[Any, Any]
+    ) -> pa.Array:
         b = self.bins
         flat = ((r.astype(np.int64) - 1) * b + (f - 1)) * b + (m - 1)
-        return pa.DictionaryArray.from_arrays(pa.array(self.cells[flat]).cast(pa.int16()), pa.array(self.segments))
+        return pa.DictionaryArray.from_arrays(
+            pa.array(self.cells[flat]).cast(pa.int16()), pa.array(self.segments)
+        )
 
 
 # The common 11-segment scheme on R and FM = round((F + M) / 2) (5 levels).
@@ -113,7 +131,11 @@ _EN11_GRID = {
 }
 EN11 = RfmScheme.from_rules(
     "en11",
-    [Rule(segment, r=(r, r), fm=(fm, fm)) for r, row in _EN11_GRID.items() for fm, segment in enumerate(row, 1)],
+    [
+        Rule(segment, r=(r, r), fm=(fm, fm))
+        for r, row in _EN11_GRID.items()
+        for fm, segment in enumerate(row, 1)
+    ],
 )
 
 # The Chinese 8-segment scheme: each of R, F, M high (高) or low (低) against the mean.
@@ -136,7 +158,9 @@ are high when at least their means; ``cn8_basis`` picks raw values or scores."""
 
 def _cn8(data: dict[str, Any], basis: str) -> pa.Array:
     if basis == "values":
-        recency, freq, money = (np.asarray(data[k], dtype=np.float64) for k in ("recency_days", "frequency", "monetary"))
+        recency, freq, money = (
+            np.asarray(data[k], dtype=np.float64) for k in ("recency_days", "frequency", "monetary")
+        )
         high = (recency <= recency.mean(), freq >= freq.mean(), money >= money.mean())
     elif basis == "scores":
         r, f, m = (np.asarray(data[k], dtype=np.float64) for k in ("r", "f", "m"))
@@ -176,7 +200,7 @@ class RfmResult:
         return pl.from_arrow(self.table)
 
     def __len__(self) -> int:
-        return self.table.num_rows
+        return int(self.table.num_rows)
 
     def __repr__(self) -> str:
         counts = self.table.column("segment").value_counts().to_pylist() if len(self) else []
@@ -188,7 +212,9 @@ def _micros(as_of: Any) -> int:
     from ._store import _micros as to_micros
 
     if as_of is None:
-        raise InvalidInputError("rfm needs as_of (the reference instant); uoseg never reads the clock by itself")
+        raise InvalidInputError(
+            "rfm needs as_of (the reference instant); uoseg never reads the clock by itself"
+        )
     value = to_micros(as_of)
     assert value is not None
     return value
@@ -250,7 +276,12 @@ def rfm(
     data_table = as_table(transactions, "transactions")
     users = column(data_table, user)
     out = _core.rfm_scores(
-        users, column(data_table, ts), column(data_table, amount), _micros(as_of), int(bins), ties,
+        users,
+        column(data_table, ts),
+        column(data_table, amount),
+        _micros(as_of),
+        int(bins),
+        ties,
         (user, ts, amount),
     )
     levels = out["levels"]
@@ -269,10 +300,14 @@ def rfm(
         monetary = pa.array(out["monetary"])
     r, f, m = out["r"], out["f"], out["m"]
     sep = "" if levels <= 9 else "-"
-    code = np.char.add(np.char.add(np.char.add(r.astype(str), sep), np.char.add(f.astype(str), sep)), m.astype(str))
+    code = np.char.add(
+        np.char.add(np.char.add(r.astype(str), sep), np.char.add(f.astype(str), sep)), m.astype(str)
+    )
     if isinstance(chosen, RfmScheme):
         if chosen.bins != levels:
-            raise InvalidInputError(f"scheme {chosen.name!r} is defined for {chosen.bins} levels, scores have {levels}")
+            raise InvalidInputError(
+                f"scheme {chosen.name!r} is defined for {chosen.bins} levels, scores have {levels}"
+            )
         segment = chosen.assign(r, f, m)
     else:
         segment = _cn8(out, cn8_basis)
@@ -290,4 +325,3 @@ def rfm(
         }
     )
     return RfmResult(table, user)
-

@@ -1,0 +1,180 @@
+"""RFM against the common pandas recipe and against DuckDB SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import uoseg
+from hypothesis import given
+from hypothesis import strategies as st
+from uoseg.rfm import EN11, Rule
+
+AS_OF = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def pandas_recipe(log: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """The recipe users run today: groupby in first-appearance order, rank first, qcut."""
+    kept = log[log.ts <= AS_OF]
+    grouped = kept.groupby("user_id", sort=False)
+    out = pd.DataFrame(
+        {
+            "recency_days": (AS_OF - grouped.ts.max()).dt.days,
+            "frequency": grouped.size(),
+            "monetary_cents": grouped.cents.sum(),
+        }
+    )
+    out["r"] = bins - pd.qcut(out.recency_days.rank(method="first"), bins, labels=False)
+    out["f"] = pd.qcut(out.frequency.rank(method="first"), bins, labels=False) + 1
+    out["m"] = pd.qcut(out.monetary_cents.rank(method="first"), bins, labels=False) + 1
+    return out.reset_index()
+
+
+def make_log(seed: int, n_rows: int, n_users: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    cents = rng.integers(-500, 50_000, n_rows)
+    return pd.DataFrame(
+        {
+            "user_id": rng.integers(0, n_users, n_rows).astype(np.uint32),
+            "ts": AS_OF
+            - pd.to_timedelta(rng.integers(-5 * 86_400, 200 * 86_400, n_rows), unit="s"),
+            "amount": cents / 100,
+            "cents": cents,
+        }
+    )
+
+
+@given(seed=st.integers(0, 10_000), n_rows=st.integers(5, 400), n_users=st.integers(5, 60))
+def test_rfm_matches_the_pandas_recipe(seed: int, n_rows: int, n_users: int) -> None:
+    log = make_log(seed, n_rows, n_users)
+    expected = pandas_recipe(log)
+    if len(expected) < 5:
+        return
+    result = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF).to_pandas()
+    assert result.user_id.tolist() == expected.user_id.tolist()
+    for col in ("recency_days", "frequency", "r", "f", "m"):
+        assert result[col].tolist() == expected[col].tolist(), col
+    assert (
+        np.round(result.monetary * 100).astype(np.int64).tolist()
+        == expected.monetary_cents.tolist()
+    )
+
+
+def test_rfm_matches_duckdb_sql() -> None:
+    log = make_log(3, 5000, 700)
+    result = uoseg.rfm(
+        pa.Table.from_pandas(log[["user_id", "ts", "amount"]]), as_of=AS_OF
+    ).to_pandas()
+    con = duckdb.connect()
+    con.register("log", log.assign(row=np.arange(len(log))))
+    sql = f"""
+        SELECT user_id,
+               floor(epoch(TIMESTAMPTZ '{AS_OF.isoformat()}' - max(ts)) / 86400)::BIGINT
+                   AS recency_days,
+               count(*) AS frequency, sum(cents) AS cents, min(row) AS first_row
+        FROM log WHERE ts <= TIMESTAMPTZ '{AS_OF.isoformat()}'
+        GROUP BY user_id ORDER BY first_row
+    """
+    rows = con.execute(sql).df()
+    assert result.user_id.tolist() == rows.user_id.tolist()
+    assert result.recency_days.tolist() == rows.recency_days.tolist()
+    assert result.frequency.tolist() == rows.frequency.tolist()
+    assert np.round(result.monetary * 100).astype(np.int64).tolist() == rows.cents.tolist()
+
+
+def test_ties_min_keeps_equal_customers_together() -> None:
+    log = make_log(9, 3000, 400)
+    result = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF, ties="min").to_pandas()
+    for column, score in (("frequency", "f"), ("recency_days", "r")):
+        assert (result.groupby(column)[score].nunique() == 1).all()
+
+
+def test_integer_decimal_string_ids_and_exact_sums() -> None:
+    log = pa.table(
+        {
+            "user": ["ann", "bob", "ann", "cy", "bob", "dee", "eve"],
+            "ts": pa.array([dt.date(2025, 12, d) for d in (1, 2, 3, 4, 5, 6, 7)], pa.date32()),
+            "amount": pa.array(
+                [decimal.Decimal(x) for x in ("0.10", "0.20", "0.20", "5.00", "-0.20", "1", "2")],
+                pa.decimal128(10, 2),
+            ),
+        }
+    )
+    result = uoseg.rfm(log, user="user", as_of=dt.date(2026, 1, 1))
+    table = result.table
+    assert table.column("user").to_pylist() == ["ann", "bob", "cy", "dee", "eve"]
+    assert table.column("monetary").type == pa.decimal128(38, 2)
+    assert table.column("monetary").to_pylist()[:2] == [
+        decimal.Decimal("0.30"),
+        decimal.Decimal("0.00"),
+    ]
+    assert table.column("recency_days").to_pylist() == [29, 27, 28, 26, 25]
+    assert set(table.column("segment").to_pylist()) <= set(EN11.segments)
+
+
+def test_transactions_after_as_of_are_ignored_and_as_of_is_required() -> None:
+    log = make_log(1, 500, 50)
+    with pytest.raises(ValueError, match="as_of"):
+        uoseg.rfm(log, as_of=None)  # type: ignore[arg-type]
+    result = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF).to_pandas()
+    assert (result.recency_days >= 0).all()
+    kept = log[log.ts <= AS_OF]
+    assert result.frequency.sum() == len(kept)
+
+
+def test_nulls_are_refused_with_the_row() -> None:
+    log = pa.table(
+        {
+            "user_id": pa.array([1, None], pa.uint32()),
+            "ts": pa.array([AS_OF, AS_OF]),
+            "amount": [1.0, 2.0],
+        }
+    )
+    with pytest.raises(uoseg.InvalidInputError, match=r"'user_id' has a null at row 1"):
+        uoseg.rfm(log, as_of=AS_OF)
+    log = pa.table(
+        {
+            "user_id": pa.array([1, 2], pa.uint32()),
+            "ts": pa.array([AS_OF, None]),
+            "amount": [1.0, 2.0],
+        }
+    )
+    with pytest.raises(uoseg.InvalidInputError, match=r"'ts' has a null at row 1"):
+        uoseg.rfm(log, as_of=AS_OF)
+
+
+def test_schemes_are_validated_data() -> None:
+    assert len(EN11.segments) == 11
+    with pytest.raises(uoseg.InvalidInputError, match="uncovered"):
+        uoseg.RfmScheme.from_rules("half", [Rule("High", r=(3, 5))])
+    with pytest.raises(uoseg.InvalidInputError, match="several segments"):
+        uoseg.RfmScheme.from_rules("twice", [Rule("A"), Rule("B", r=(5, 5))])
+    simple = uoseg.RfmScheme.from_rules("two", [Rule("Active", r=(4, 5)), Rule("Quiet", r=(1, 3))])
+    log = make_log(4, 2000, 300)
+    result = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF, scheme=simple).to_pandas()
+    assert ((result.r >= 4) == (result.segment == "Active")).all()
+    cn8 = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF, scheme="cn8").to_pandas()
+    high_value = (
+        (cn8.recency_days <= cn8.recency_days.mean())
+        & (cn8.frequency >= cn8.frequency.mean())
+        & (cn8.monetary >= cn8.monetary.mean())
+    )
+    assert ((cn8.segment == "重要价值客户") == high_value).all()
+
+
+def test_add_rfm_makes_queries_possible() -> None:
+    log = make_log(5, 3000, 300)
+    result = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF)
+    store = uoseg.TagStore()
+    store.add_rfm(result)
+    frame = result.to_pandas()
+    champions = store.query('rfm.segment = "Champions" AND monetary > 500')
+    expected = frame[(frame.segment == "Champions") & (frame.monetary > 500)].user_id
+    assert champions.ids().tolist() == sorted(expected.tolist())
+    assert store.query("rfm.r = 5").ids().tolist() == sorted(frame[frame.r == 5].user_id.tolist())
+    assert isinstance(result.to_polars().height, int)
