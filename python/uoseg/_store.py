@@ -68,7 +68,7 @@ class Explain:
     __slots__ = ("plan", "text")
 
     def __init__(self, text: str, plan: dict[str, Any]) -> None:
-        self.text = text
+        self.text = text.rstrip()
         self.plan = plan
 
     def __str__(self) -> str:

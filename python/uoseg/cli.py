@@ -38,6 +38,8 @@ DEMO_QUERIES: list[tuple[str, str]] = [
     ("churn warning", "last_active_days BETWEEN 14 AND 30 AND t1 AND NOT t4"),
     ("new this month", "signup_ts WITHIN 30 DAYS"),
     ("young women in top cities", 'gender = "F" AND age < 25 AND city IN ("c0", "c1")'),
+    ("RFM champions, big spenders", 'rfm.segment = "Champions" AND monetary > 500'),
+    ("RFM at risk, reachable", 'rfm.segment IN ("At Risk", "Can\'t Lose Them") AND NOT t3'),
 ]
 
 
@@ -54,6 +56,9 @@ def demo(users: int, seed: int) -> None:
     print(f"built {len(store.tags())} tags over {len(store):,} users in {ms:,.0f} ms")
     _, ms = _timed(lambda: store.add_wide(population.attributes))
     print(f"indexed {len(store.attributes())} attributes in {ms:,.0f} ms")
+    scored, ms = _timed(lambda: uoseg.rfm(population.transactions, as_of=population.as_of))
+    store.add_rfm(scored)
+    print(f"RFM-scored {len(scored):,} customers from {purchases:,} purchases in {ms:,.0f} ms")
     rows = []
     for name, text in DEMO_QUERIES:
         started = time.perf_counter()
@@ -62,6 +67,8 @@ def demo(users: int, seed: int) -> None:
         rows.append((name, f"{len(audience):,}", f"{ms:.2f}", text))
     print()
     print(_table(rows, ("audience", "users", "ms", "query")))
+    print("\nplan of Q2:")
+    print(store.explain(DEMO_QUERIES[1][1]))
     names = [f"t{i}" for i in range(min(50, len(store.tags())))]
     _, ms = _timed(lambda: store.overlap_matrix(names))
     print(f"\noverlap matrix of {len(names)} tags: {ms:.1f} ms")
