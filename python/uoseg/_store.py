@@ -310,6 +310,50 @@ class TagStore:
         (default: every user with a value). Integer sums are exact."""
         return self._core.stats(name, audience)
 
+    def quantiles(
+        self, name: str, probs: Sequence[float], audience: Audience | None = None
+    ) -> list[float]:
+        """Quantiles of a numeric attribute over ``audience`` (default: everyone
+        with a value), with pandas' linear interpolation, exact to the bit.
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_numeric("spend", [1, 2, 3, 4], [10.0, 20.0, 30.0, 40.0])
+        >>> store.quantiles("spend", [0.5, 0.9])
+        [25.0, 37.0]
+        """
+        return self._core.numeric_quantiles(name, [float(p) for p in probs], audience)
+
+    def add_buckets(
+        self, name: str, user_ids: Any, codes: Any, labels: Sequence[str] | None = None
+    ) -> None:
+        """Write bucket codes (from :func:`uoseg.qcut`, :func:`uoseg.cut` or
+        :func:`uoseg.ntile`) into the store as categorical attribute ``name``: one
+        bitmap per bucket, named by ``labels`` (default ``"0"``, ``"1"``, ...).
+        Code -1 (missing) gives the user no value.
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> spend = [5.0, 50.0, 500.0, 80.0]
+        >>> store.add_buckets("tier", [1, 2, 3, 4], uoseg.qcut(spend, 2), ["low", "high"])
+        >>> store.query('tier = "high"').ids().tolist()
+        [3, 4]
+        """
+        code_array = np.asarray(codes, dtype=np.int64)
+        if labels is None:
+            labels = [str(i) for i in range(int(code_array.max(initial=-1)) + 1)]
+        if code_array.size and int(code_array.max()) >= len(labels):
+            raise ValueError(f"code {int(code_array.max())} has no label ({len(labels)} labels)")
+        names = pa.array(list(labels), pa.string())
+        values = pa.DictionaryArray.from_arrays(
+            pa.array(code_array, mask=code_array < 0).cast(pa.int32()), names
+        )
+        self.add_attribute(name, user_ids, values)
+
     def values(self, name: str, audience: Audience | None = None) -> np.ndarray[Any, Any]:
         """The attribute's values for the users of ``audience`` (float64, in id order)."""
         return self._core.numeric_values(name, audience)

@@ -376,6 +376,34 @@ impl PyStore {
         Ok(PyArray1::from_vec(py, values).into_any())
     }
 
+    /// pandas-exact quantiles (linear interpolation) of a numeric attribute over
+    /// an audience's users; NaN when no user in it has a value.
+    #[pyo3(signature = (name, probs, audience = None))]
+    fn numeric_quantiles(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        probs: Vec<f64>,
+        audience: Option<PyRef<'_, PyAudience>>,
+    ) -> PyResult<Vec<f64>> {
+        let numeric = self.inner.numeric(name)?.clone();
+        let within = audience.map(|a| a.bitmap.clone());
+        let values = released(py, || Ok(numeric.column.values_f64(within.as_deref())))?;
+        if values.is_empty() {
+            return Ok(vec![f64::NAN; probs.len()]);
+        }
+        Ok(crate::quantile::quantiles(&values, &probs).map_err(super::bucket::BucketFailure)?)
+    }
+
+    /// Parse and bind a query without running it (for planning benchmarks and
+    /// validation); returns the canonical text.
+    fn prepare(&self, py: Python<'_>, text: &str) -> PyResult<String> {
+        released(py, || {
+            query::plan(&self.inner, text, Some(0))?;
+            query::canonical(text)
+        })
+    }
+
     fn with_users(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
         let store = released(py, || {
