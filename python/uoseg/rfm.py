@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _core
 from ._arrow import as_table, column
@@ -299,10 +300,14 @@ def rfm(
     else:
         monetary = pa.array(out["monetary"])
     r, f, m = out["r"], out["f"], out["m"]
-    sep = "" if levels <= 9 else "-"
-    code = np.char.add(
-        np.char.add(np.char.add(r.astype(str), sep), np.char.add(f.astype(str), sep)), m.astype(str)
-    )
+    if levels <= 9:
+        # One digit per score: "545" is 5*100 + 4*10 + 5, cast once.
+        number = r.astype(np.int16) * 100 + f.astype(np.int16) * 10 + m
+        code = pa.array(number).cast(pa.string())
+    else:
+        code = pc.binary_join_element_wise(
+            *(pa.array(score).cast(pa.string()) for score in (r, f, m)), pa.scalar("-")
+        )
     if isinstance(chosen, RfmScheme):
         if chosen.bins != levels:
             raise InvalidInputError(

@@ -44,38 +44,39 @@ impl Monetary {
     }
 }
 
-/// Customer codes 0.. in order of first appearance among the kept rows;
-/// `u32::MAX` for rows that are not kept. `keys` identify customers.
-pub fn first_appearance_codes(keys: &[u64], keep: &[bool]) -> (Vec<u32>, usize) {
-    let max_key = keys.iter().zip(keep).filter(|(_, k)| **k).map(|(v, _)| *v).max().unwrap_or(0);
+/// Customer codes 0.. in order of first appearance among the rows up to `as_of`
+/// (`u32::MAX` for later rows, which are ignored), and each customer's first row.
+pub fn first_appearance_codes(keys: &[u64], ts: &[i64], as_of: i64) -> (Vec<u32>, Vec<u32>) {
+    let max_key = keys.par_iter().zip(ts).filter(|(_, &t)| t <= as_of).map(|(v, _)| *v).max().unwrap_or(0);
+    let keep = ts.iter().map(|&t| t <= as_of);
     let mut codes = vec![u32::MAX; keys.len()];
-    let mut next = 0u32;
+    let mut first_row: Vec<u32> = Vec::new();
     // Dense keys (user ids up to a few times the row count) index an array;
     // sparse ones (64-bit ids, hashes) go through a hash map.
     if max_key < (keys.len() as u64).max(1 << 20) * 4 {
         let mut code_of = vec![u32::MAX; max_key as usize + 1];
-        for (i, (&key, &kept)) in keys.iter().zip(keep).enumerate() {
+        for (i, (&key, kept)) in keys.iter().zip(keep).enumerate() {
             if kept {
                 let slot = &mut code_of[key as usize];
                 if *slot == u32::MAX {
-                    *slot = next;
-                    next += 1;
+                    *slot = first_row.len() as u32;
+                    first_row.push(i as u32);
                 }
                 codes[i] = *slot;
             }
         }
     } else {
         let mut code_of: FxHashMap<u64, u32> = FxHashMap::default();
-        for (i, (&key, &kept)) in keys.iter().zip(keep).enumerate() {
+        for (i, (&key, kept)) in keys.iter().zip(keep).enumerate() {
             if kept {
                 codes[i] = *code_of.entry(key).or_insert_with(|| {
-                    next += 1;
-                    next - 1
+                    first_row.push(i as u32);
+                    (first_row.len() - 1) as u32
                 });
             }
         }
     }
-    (codes, next as usize)
+    (codes, first_row)
 }
 
 /// Whole cents: every amount is `round(x * 100) / 100` exactly. Such logs are
@@ -90,94 +91,119 @@ fn cents_of(amounts: &[f64]) -> Option<Vec<i64>> {
         .collect()
 }
 
-struct Partial {
-    last: Vec<i64>,
-    count: Vec<i64>,
-    int_sum: Vec<i128>,
-    float_sum: Vec<f64>,
-    compensation: Vec<f64>,
-    first: Vec<u32>,
+/// One customer's running totals, kept together so a row touches one cache line
+/// (the log visits customers in random order; separate arrays cost a miss each).
+#[derive(Clone, Copy)]
+struct Totals<S> {
+    last: i64,
+    count: i64,
+    sum: S,
 }
 
-impl Partial {
-    fn new(n: usize, floats: bool) -> Self {
-        Partial {
-            last: vec![i64::MIN; n],
-            count: vec![0; n],
-            int_sum: if floats { Vec::new() } else { vec![0; n] },
-            float_sum: if floats { vec![0.0; n] } else { Vec::new() },
-            compensation: if floats { vec![0.0; n] } else { Vec::new() },
-            first: vec![u32::MAX; n],
-        }
-    }
+/// Exact integer sum, or a float sum with Neumaier's compensation term.
+trait Sum: Copy + Send + Sync {
+    type Amount: Copy + Send + Sync;
+    const ZERO: Self;
+    fn add(&mut self, amount: Self::Amount);
+    fn merge(&mut self, other: Self);
+}
 
-    /// Neumaier's compensated addition: the float sums do not depend on how
-    /// the log was split between threads beyond the last bit.
-    fn add_float(&mut self, c: usize, x: f64) {
-        let sum = self.float_sum[c];
-        let t = sum + x;
-        self.compensation[c] += if sum.abs() >= x.abs() { (sum - t) + x } else { (x - t) + sum };
-        self.float_sum[c] = t;
+impl Sum for i128 {
+    type Amount = i64;
+    const ZERO: Self = 0;
+    fn add(&mut self, amount: i64) {
+        *self += i128::from(amount);
     }
-
-    fn merge(mut self, other: Partial) -> Partial {
-        for c in 0..self.count.len() {
-            self.last[c] = self.last[c].max(other.last[c]);
-            self.count[c] += other.count[c];
-            self.first[c] = self.first[c].min(other.first[c]);
-            if !self.int_sum.is_empty() {
-                self.int_sum[c] += other.int_sum[c];
-            } else {
-                let (a, b) = (self.float_sum[c], other.float_sum[c]);
-                self.compensation[c] += other.compensation[c];
-                let t = a + b;
-                self.compensation[c] += if a.abs() >= b.abs() { (a - t) + b } else { (b - t) + a };
-                self.float_sum[c] = t;
-            }
-        }
-        self
+    fn merge(&mut self, other: Self) {
+        *self += other;
     }
 }
 
-/// Aggregate the kept rows (`codes[i] != u32::MAX`) per customer.
-pub fn aggregate(codes: &[u32], n: usize, ts_micros: &[i64], amounts: Amounts<'_>, as_of: i64) -> Aggregated {
-    let (ints, floats, cents): (Option<Vec<i64>>, Option<&[f64]>, bool) = match amounts {
-        Amounts::Int(values) => (Some(values.to_vec()), None, false),
-        Amounts::Float(values) => match cents_of(values) {
-            Some(cents) => (Some(cents), None, true),
-            None => (None, Some(values), false),
-        },
-    };
-    let use_floats = floats.is_some();
-    let ranges = crate::parallel::ranges(codes.len(), 1 << 20);
-    let partial = ranges
+#[derive(Clone, Copy)]
+struct Compensated {
+    sum: f64,
+    compensation: f64,
+}
+
+impl Sum for Compensated {
+    type Amount = f64;
+    const ZERO: Self = Compensated { sum: 0.0, compensation: 0.0 };
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
+        self.sum = t;
+    }
+    fn merge(&mut self, other: Self) {
+        self.add(other.sum);
+        self.compensation += other.compensation;
+    }
+}
+
+fn totals<S: Sum>(codes: &[u32], n: usize, ts: &[i64], amounts: &[S::Amount]) -> Vec<Totals<S>> {
+    let empty = Totals { last: i64::MIN, count: 0, sum: S::ZERO };
+    // One partition per thread: each holds a record per customer, so more
+    // partitions would only add allocation and merging.
+    let parts = crate::parallel::num_threads().max(1);
+    let step = codes.len().div_ceil(parts).max(1 << 16);
+    (0..codes.len())
         .into_par_iter()
-        .map(|range| {
-            let mut part = Partial::new(n, use_floats);
-            for i in range {
-                let c = codes[i] as usize;
-                if c >= n {
-                    continue;
-                }
-                part.last[c] = part.last[c].max(ts_micros[i]);
-                part.count[c] += 1;
-                part.first[c] = part.first[c].min(i as u32);
-                match (&ints, floats) {
-                    (Some(values), _) => part.int_sum[c] += i128::from(values[i]),
-                    (None, Some(values)) => part.add_float(c, values[i]),
-                    (None, None) => {}
+        .step_by(step)
+        .map(|start| {
+            let mut part = vec![empty; n];
+            for i in start..(start + step).min(codes.len()) {
+                if let Some(t) = part.get_mut(codes[i] as usize) {
+                    t.last = t.last.max(ts[i]);
+                    t.count += 1;
+                    t.sum.add(amounts[i]);
                 }
             }
             part
         })
-        .reduce(|| Partial::new(n, use_floats), Partial::merge);
-    let recency_days = partial.last.par_iter().map(|&last| (as_of - last).div_euclid(MICROS_PER_DAY)).collect();
-    let monetary = if use_floats {
-        Monetary::Float(partial.float_sum.iter().zip(&partial.compensation).map(|(s, c)| s + c).collect())
-    } else {
-        Monetary::Int { sums: partial.int_sum, cents }
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.last = x.last.max(y.last);
+                x.count += y.count;
+                x.sum.merge(y.sum);
+            }
+            a
+        })
+        .unwrap_or_else(|| vec![empty; n])
+}
+
+/// Aggregate the kept rows (`codes[i] != u32::MAX`) per customer.
+pub fn aggregate(
+    codes: &[u32],
+    first_row: Vec<u32>,
+    ts_micros: &[i64],
+    amounts: Amounts<'_>,
+    as_of: i64,
+) -> Aggregated {
+    let n = first_row.len();
+    let recency = |last: i64| (as_of - last).div_euclid(MICROS_PER_DAY);
+    let exact = |values: &[i64], cents: bool| {
+        let totals = totals::<i128>(codes, n, ts_micros, values);
+        Aggregated {
+            first_row: first_row.clone(),
+            recency_days: totals.iter().map(|t| recency(t.last)).collect(),
+            frequency: totals.iter().map(|t| t.count).collect(),
+            monetary: Monetary::Int { sums: totals.iter().map(|t| t.sum).collect(), cents },
+        }
     };
-    Aggregated { first_row: partial.first, recency_days, frequency: partial.count, monetary }
+    match amounts {
+        Amounts::Int(values) => exact(values, false),
+        Amounts::Float(values) => match cents_of(values) {
+            Some(cents) => exact(&cents, true),
+            None => {
+                let totals = totals::<Compensated>(codes, n, ts_micros, values);
+                Aggregated {
+                    first_row,
+                    recency_days: totals.iter().map(|t| recency(t.last)).collect(),
+                    frequency: totals.iter().map(|t| t.count).collect(),
+                    monetary: Monetary::Float(totals.iter().map(|t| t.sum.sum + t.sum.compensation).collect()),
+                }
+            }
+        },
+    }
 }
 
 /// Scores 1..=levels (levels = min(bins, customers)); R reversed.
@@ -224,13 +250,12 @@ mod tests {
     #[test]
     fn aggregates_in_first_appearance_order() {
         let keys = [7u64, 3, 7, 9, 3, 3];
-        let keep = [true, true, true, false, true, true];
-        let (codes, n) = first_appearance_codes(&keys, &keep);
-        assert_eq!((codes.clone(), n), (vec![0, 1, 0, u32::MAX, 1, 1], 2));
         let day = MICROS_PER_DAY;
-        let ts = [0, day, 5 * day, 9 * day, 2 * day, 3 * day];
+        let ts = [0, day, 5 * day, 11 * day, 2 * day, 3 * day];
+        let (codes, first_row) = first_appearance_codes(&keys, &ts, 10 * day);
+        assert_eq!((codes.clone(), first_row.clone()), (vec![0, 1, 0, u32::MAX, 1, 1], vec![0, 1]));
         let amounts = [1.25, 2.0, 0.5, 100.0, 0.1, 0.2];
-        let agg = aggregate(&codes, n, &ts, Amounts::Float(&amounts), 10 * day);
+        let agg = aggregate(&codes, first_row, &ts, Amounts::Float(&amounts), 10 * day);
         assert_eq!(agg.recency_days, vec![5, 7]);
         assert_eq!(agg.frequency, vec![2, 3]);
         assert_eq!(agg.first_row, vec![0, 1]);

@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyTuple};
 
-use super::released;
+use super::{released, released_parallel};
 use crate::error::Error;
 use crate::ids::{IdKind, IdMap};
 use crate::persist::{bitmap_bytes, bitmap_from_bytes, Reader};
@@ -252,7 +252,7 @@ impl PyAudience {
     fn split(&self, py: Python<'_>, weights: Vec<f64>, salt: &str) -> PyResult<Vec<PyAudience>> {
         let identity = IdMap::new(IdKind::UInt32);
         let ids = self.universe.as_ref().map_or(&identity, |u| u.ids.as_ref());
-        let groups = released(py, || crate::split::split(&self.bitmap, ids, &weights, salt))?;
+        let groups = released_parallel(py, || crate::split::split(&self.bitmap, ids, &weights, salt))?;
         Ok(groups.into_iter().map(|g| PyAudience::new(g, self.universe.clone())).collect())
     }
 

@@ -8,8 +8,9 @@ use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyChunkedArray;
+use rayon::prelude::*;
 
-use super::released;
+use super::released_parallel;
 use crate::error::{Error, Result};
 use crate::ingest::{self, encode_strings, is_string_type, Logical, NumericValues};
 use crate::quantile::{self, BucketError, Duplicates, MAX_EXACT_INTEGER};
@@ -92,7 +93,7 @@ pub fn qcut<'py>(
 ) -> PyResult<Coded<'py>> {
     let values = chunks(values);
     let mode = duplicates(duplicates_mode)?;
-    let binned = released(py, || {
+    let binned = released_parallel(py, || {
         let x = float_values(&values, "x")?;
         Ok(quantile::qcut(&x, &probs, mode))
     })?
@@ -112,7 +113,7 @@ pub fn cut<'py>(
 ) -> PyResult<Coded<'py>> {
     let values = chunks(values);
     let mode = duplicates(duplicates_mode)?;
-    let binned = released(py, || {
+    let binned = released_parallel(py, || {
         let x = float_values(&values, "x")?;
         Ok(quantile::cut(&x, &edges, right, include_lowest, mode))
     })?
@@ -130,7 +131,7 @@ pub fn ntile<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let values = chunks(values);
     let how = ties(ties_mode)?;
-    let codes = released(py, || {
+    let codes = released_parallel(py, || {
         let x = float_values(&values, "x")?;
         Ok(crate::rank::ntile(&x, q, how))
     })?
@@ -154,6 +155,15 @@ fn first_null(chunks: &[ArrayRef], column: &str) -> Result<()> {
 /// Timestamps (or dates) as microseconds since the epoch.
 fn micros(chunks: &[ArrayRef], column: &str) -> Result<Vec<i64>> {
     first_null(chunks, column)?;
+    // Fast path for the usual log: whole seconds, read straight from the buffers.
+    if chunks.iter().all(|c| matches!(c.data_type(), DataType::Timestamp(arrow_schema::TimeUnit::Second, _))) {
+        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
+        for chunk in chunks {
+            let seconds = chunk.as_primitive::<arrow_array::types::TimestampSecondType>().values();
+            out.par_extend(seconds.par_iter().map(|s| s.saturating_mul(1_000_000)));
+        }
+        return Ok(out);
+    }
     let (logical, values, _) = ingest::numeric_values(chunks, column)?;
     let NumericValues::Int(values) = values else {
         return Err(Error::type_error(format!("column '{column}' must be a timestamp or date column")));
@@ -229,7 +239,7 @@ pub fn rfm_scores<'py>(
     let (users, ts, amount) = (chunks(users), chunks(ts), chunks(amount));
     let how = ties(ties_mode)?;
     let (user_column, ts_column, amount_column) = columns;
-    let (aggregated, scores, scale) = released(py, || {
+    let (aggregated, scores, scale) = released_parallel(py, || {
         let rows = |c: &[ArrayRef]| c.iter().map(|a| a.len()).sum::<usize>();
         if rows(&users) != rows(&ts) || rows(&users) != rows(&amount) {
             return Err(Error::invalid("the user, ts and amount columns differ in length"));
@@ -237,13 +247,12 @@ pub fn rfm_scores<'py>(
         let keys = customer_keys(&users, &user_column)?;
         let stamps = micros(&ts, &ts_column)?;
         let (values, scale) = amounts(&amount, &amount_column)?;
-        let keep: Vec<bool> = stamps.iter().map(|&t| t <= as_of).collect();
-        let (codes, n) = rfm::first_appearance_codes(&keys, &keep);
+        let (codes, first_row) = rfm::first_appearance_codes(&keys, &stamps, as_of);
         let amounts = match &values {
             NumericValues::Int(v) => Amounts::Int(v),
             NumericValues::Float(v) => Amounts::Float(v),
         };
-        let aggregated = rfm::aggregate(&codes, n, &stamps, amounts, as_of);
+        let aggregated = rfm::aggregate(&codes, first_row, &stamps, amounts, as_of);
         let scores = rfm::score(&aggregated, bins, how)?;
         Ok((aggregated, scores, scale))
     })?;

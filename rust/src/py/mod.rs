@@ -11,15 +11,16 @@ use pyo3::prelude::*;
 pub use audience::PyAudience;
 pub use store::PyStore;
 
-/// Run core work with the GIL released, on uoseg's pool, turning a panic into
-/// a `uoseg.InternalError` instead of letting it reach Python.
+/// Run core work with the GIL released on the calling thread, turning a panic
+/// into a `uoseg.InternalError` instead of letting it reach Python. Set
+/// operations and queries run here: handing them to a pool thread would cost
+/// more than most of them take.
 pub(crate) fn released<T, F>(py: Python<'_>, work: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> crate::Result<T> + Send,
 {
-    let outcome =
-        py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::parallel::install(work))));
+    let outcome = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
     match outcome {
         Ok(result) => result.map_err(PyErr::from),
         Err(panic) => {
@@ -31,6 +32,16 @@ where
             Err(crate::Error::Internal(message).into())
         }
     }
+}
+
+/// As [`released`], for work that fans out: it runs on uoseg's own pool
+/// (`UOSEG_NUM_THREADS`), never on a host application's global rayon pool.
+pub(crate) fn released_parallel<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> crate::Result<T> + Send,
+{
+    released(py, || crate::parallel::install(work))
 }
 
 #[pymodule]

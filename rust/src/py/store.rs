@@ -14,11 +14,11 @@ use pyo3::prelude::*;
 use pyo3_arrow::PyChunkedArray;
 
 use super::audience::{group_digits, PyAudience};
-use super::released;
-use crate::build::{bitmap_from_ids, bitmaps_by_code};
+use super::{released, released_parallel};
+use crate::build::{bitmap_from_ids, bitmaps_by_group_codes, union_of};
 use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
-use crate::ingest::{self, encode_strings, resolve_user_ids, Unseen};
+use crate::ingest::{self, encode_for_bitmaps, resolve_user_ids, Unseen};
 use crate::numeric::NumericColumn;
 use crate::query::{self, exec::Explained};
 use crate::store::{Numeric, Store};
@@ -100,18 +100,16 @@ fn explained_to_py<'py>(py: Python<'py>, node: &Explained) -> PyResult<Bound<'py
 }
 
 fn one_bitmap_per_value(users: &[u32], values: &[ArrayRef], column: &str) -> Result<BTreeMap<String, Bitmap>> {
-    let encoded = encode_strings(values, column)?;
-    if encoded.codes.len() != users.len() {
+    let encoded = encode_for_bitmaps(values, column)?;
+    if encoded.len() != users.len() {
         return Err(Error::invalid(format!(
             "column '{column}' has {} rows but the user column has {}",
-            encoded.codes.len(),
+            encoded.len(),
             users.len()
         )));
     }
-    let mut maps = bitmaps_by_code(users, &encoded.codes, encoded.dictionary.len());
-    maps.iter_mut().for_each(|b| {
-        b.run_optimize();
-    });
+    // Already run-optimised.
+    let maps = bitmaps_by_group_codes(users, &encoded);
     Ok(encoded.dictionary.into_iter().zip(maps).collect())
 }
 
@@ -151,22 +149,19 @@ impl PyStore {
     ) -> PyResult<Self> {
         let (users, tags) = (chunks(users), chunks(tags));
         let kind = IdKind::parse(ids)?;
-        let store = released(py, move || {
+        let store = released_parallel(py, move || {
             let base = Store::new(kind);
             let (dense, registered) = register(&base, &users, user_column)?;
-            let encoded = encode_strings(&tags, tag_column)?;
+            let encoded = encode_for_bitmaps(&tags, tag_column)?;
             if let Some(row) = encoded.first_null() {
                 return Err(Error::invalid(format!("column '{tag_column}' has a null tag name at row {row}")));
             }
-            if encoded.codes.len() != dense.len() {
+            if encoded.len() != dense.len() {
                 return Err(Error::invalid("the user and tag columns differ in length"));
             }
-            let mut maps = bitmaps_by_code(&dense, &encoded.codes, encoded.dictionary.len());
-            use rayon::prelude::*;
-            maps.par_iter_mut().for_each(|b| {
-                b.run_optimize();
-            });
-            let universe = Bitmap::fast_or(&maps.iter().collect::<Vec<_>>());
+            // Already run-optimised.
+            let maps = bitmaps_by_group_codes(&dense, &encoded);
+            let universe = union_of(&maps);
             let tags = encoded.dictionary.into_iter().zip(maps.into_iter().map(Arc::new)).collect();
             let ids = registered.unwrap_or_else(|| base.ids().clone());
             Ok(Store::from_parts(universe, ids, tags, BTreeMap::new()))
@@ -187,7 +182,7 @@ impl PyStore {
         let users = chunks(users);
         let columns: Vec<(String, Vec<ArrayRef>)> = columns.into_iter().map(|(n, c)| (n, chunks(c))).collect();
         let kind = IdKind::parse(ids)?;
-        let store = released(py, move || {
+        let store = released_parallel(py, move || {
             let base = Store::new(kind);
             let (dense, registered) = register(&base, &users, user_column)?;
             let mut store = with_registered(&base, registered).with_users(&bitmap_from_ids(&dense));
@@ -223,7 +218,7 @@ impl PyStore {
     /// A new snapshot with tag `name` set to exactly these users.
     fn with_tag(&self, py: Python<'_>, name: &str, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
-        let store = released(py, || {
+        let store = released_parallel(py, || {
             let (dense, registered) = register(&self.inner, &users, column)?;
             with_registered(&self.inner, registered).with_tag(name, bitmap_from_ids(&dense))
         })?;
@@ -239,7 +234,7 @@ impl PyStore {
         column: &str,
     ) -> PyResult<Self> {
         let (add, remove) = (chunks(add), chunks(remove));
-        let store = released(py, || {
+        let store = released_parallel(py, || {
             let (added, registered) = register(&self.inner, &add, column)?;
             let mut ids = Cow::Borrowed(self.inner.ids());
             let removed = resolve_user_ids(&remove, column, &mut ids, Unseen::Skip)?;
@@ -269,7 +264,7 @@ impl PyStore {
         column: &str,
     ) -> PyResult<Self> {
         let (users, values) = (chunks(users), chunks(values));
-        let store = released(py, || {
+        let store = released_parallel(py, || {
             let (dense, registered) = register(&self.inner, &users, column)?;
             let store = with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
             let by_value = one_bitmap_per_value(&dense, &values, name)?;
@@ -288,7 +283,7 @@ impl PyStore {
         column: &str,
     ) -> PyResult<Self> {
         let (users, values) = (chunks(users), chunks(values));
-        let store = released(py, || {
+        let store = released_parallel(py, || {
             let (dense, registered) = register(&self.inner, &users, column)?;
             if values.iter().map(|c| c.len()).sum::<usize>() != dense.len() {
                 return Err(Error::invalid(format!("attribute '{name}': user ids and values differ in length")));
@@ -406,7 +401,7 @@ impl PyStore {
 
     fn with_users(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
-        let store = released(py, || {
+        let store = released_parallel(py, || {
             let (dense, registered) = register(&self.inner, &users, column)?;
             Ok(with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense)))
         })?;
@@ -440,7 +435,7 @@ impl PyStore {
     /// The audience of these users (ids the store does not know are refused).
     fn audience_of(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<PyAudience> {
         let users = chunks(users);
-        let bitmap = released(py, || {
+        let bitmap = released_parallel(py, || {
             let mut ids = Cow::Borrowed(self.inner.ids());
             let dense = resolve_user_ids(&users, column, &mut ids, Unseen::Refuse)?;
             let bitmap = bitmap_from_ids(&dense);
@@ -493,18 +488,19 @@ impl PyStore {
     fn overlap_matrix<'py>(&self, py: Python<'py>, names: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
         let maps: Vec<Arc<Bitmap>> = names.iter().map(|n| self.inner.tag(n).cloned()).collect::<Result<_>>()?;
         let n = maps.len();
-        let matrix =
-            released(py, || Ok(overlap::overlap_matrix(&maps.iter().map(|b| b.as_ref()).collect::<Vec<_>>())))?;
+        let matrix = released_parallel(py, || {
+            Ok(overlap::overlap_matrix(&maps.iter().map(|b| b.as_ref()).collect::<Vec<_>>()))
+        })?;
         Ok(PyArray1::from_vec(py, matrix).reshape([n, n])?.into_any())
     }
 
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        released(py, || persist::save(&self.inner, &path))
+        released_parallel(py, || persist::save(&self.inner, &path))
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        Ok(PyStore::wrap(released(py, || persist::load(&path))?))
+        Ok(PyStore::wrap(released_parallel(py, || persist::load(&path))?))
     }
 
     fn __repr__(&self) -> String {
