@@ -12,9 +12,18 @@ pub fn closest(name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> 
             let lower = candidate.to_lowercase();
             let chars: Vec<char> = lower.chars().collect();
             let distance = edit_distance(&wanted, &chars);
-            let related = !wanted.is_empty()
-                && (lower.starts_with(&name.to_lowercase()) || name.to_lowercase().starts_with(&lower));
-            (distance <= budget || related).then(|| (distance, candidate.to_string()))
+            let lowered = name.to_lowercase();
+            let extends = !wanted.is_empty() && lower.starts_with(&lowered);
+            let related = extends || (!wanted.is_empty() && lowered.starts_with(&lower));
+            // Names that complete the input rank first, then names it extends.
+            let score = if extends {
+                0
+            } else if related {
+                distance.min(1)
+            } else {
+                distance
+            };
+            (distance <= budget || related).then(|| (score, candidate.to_string()))
         })
         .collect();
     scored.sort();
