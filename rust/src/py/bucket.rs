@@ -54,6 +54,14 @@ impl From<BucketFailure> for PyErr {
 
 /// Values as f64 with NaN for nulls; integers beyond 2^53 cannot be bucketed exactly.
 fn float_values(chunks: &[ArrayRef], name: &str) -> Result<Vec<f64>> {
+    // Fast path: float64 without nulls is copied straight from the buffers.
+    if chunks.iter().all(|c| c.data_type() == &DataType::Float64 && c.logical_nulls().is_none()) {
+        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
+        for chunk in chunks {
+            out.par_extend(chunk.as_primitive::<arrow_array::types::Float64Type>().values().par_iter().copied());
+        }
+        return Ok(out);
+    }
     let (_, values, valid) = ingest::numeric_values(chunks, name)?;
     let mut out: Vec<f64> = match values {
         NumericValues::Float(v) => v,

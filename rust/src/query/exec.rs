@@ -111,46 +111,39 @@ impl<'a> Executor<'a> {
             evaluated.push(self.run(plan));
         }
         evaluated.sort_by_key(|(b, _)| b.cardinality());
-        let mut result: Option<Bitmap> = None;
+        // The running intersection: the first operand is shared, not copied; the
+        // first real operation allocates the result.
+        let mut acc = Accumulator::Empty;
         let mut children = Vec::new();
         for (bitmap, explained) in evaluated {
-            result = Some(match result {
-                None => (*bitmap).clone(),
-                Some(mut acc) => {
-                    acc.and_inplace(&bitmap);
-                    acc
-                }
-            });
+            acc.and(bitmap);
             children.push(explained);
         }
         for plan in &order[leaf_count..] {
-            if result.as_ref().is_some_and(|r| r.is_empty()) {
+            if acc.is_empty() {
                 skipped.push(skip(plan));
                 continue;
             }
             let (bitmap, explained) = self.run(plan);
-            result = Some(match result {
-                None => (*bitmap).clone(),
-                Some(mut acc) => {
-                    acc.and_inplace(&bitmap);
-                    acc
-                }
-            });
+            acc.and(bitmap);
             children.push(explained);
         }
-        let mut result = result.unwrap_or_else(|| (**self.universe).clone());
+        if matches!(acc, Accumulator::Empty) {
+            acc = Accumulator::Shared(self.universe.clone());
+        }
         for plan in exclude {
-            if result.is_empty() {
+            if acc.is_empty() {
                 skipped.push(skip(plan));
                 continue;
             }
             let (bitmap, mut explained) = self.run(plan);
-            result.andnot_inplace(&bitmap);
+            acc.andnot(&bitmap);
             explained.operation = if explained.operation == "SCAN" { "EXCLUDE" } else { explained.operation };
             children.push(explained);
         }
+        let result = acc.into_shared();
         children.extend(skipped);
-        (Arc::new(result), children)
+        (result, children)
     }
 
     fn leaf(&self, leaf: &Leaf) -> Arc<Bitmap> {
@@ -234,4 +227,51 @@ fn node(
 
 fn skip(plan: &Plan) -> Explained {
     Explained { operation: "SKIPPED", label: plan.label(), cardinality: None, micros: 0.0, children: vec![] }
+}
+
+/// An AND in progress: nothing yet, a shared operand, or an owned result.
+enum Accumulator {
+    Empty,
+    Shared(Arc<Bitmap>),
+    Owned(Bitmap),
+}
+
+impl Accumulator {
+    fn and(&mut self, other: Arc<Bitmap>) {
+        *self = match std::mem::replace(self, Accumulator::Empty) {
+            Accumulator::Empty => Accumulator::Shared(other),
+            Accumulator::Shared(first) => Accumulator::Owned(first.and(&other)),
+            Accumulator::Owned(mut acc) => {
+                acc.and_inplace(&other);
+                Accumulator::Owned(acc)
+            }
+        };
+    }
+
+    fn andnot(&mut self, other: &Bitmap) {
+        *self = match std::mem::replace(self, Accumulator::Empty) {
+            Accumulator::Empty => Accumulator::Empty,
+            Accumulator::Shared(first) => Accumulator::Owned(first.andnot(other)),
+            Accumulator::Owned(mut acc) => {
+                acc.andnot_inplace(other);
+                Accumulator::Owned(acc)
+            }
+        };
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Accumulator::Empty => false,
+            Accumulator::Shared(b) => b.is_empty(),
+            Accumulator::Owned(b) => b.is_empty(),
+        }
+    }
+
+    fn into_shared(self) -> Arc<Bitmap> {
+        match self {
+            Accumulator::Empty => Arc::new(Bitmap::new()),
+            Accumulator::Shared(b) => b,
+            Accumulator::Owned(b) => Arc::new(b),
+        }
+    }
 }
