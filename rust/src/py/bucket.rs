@@ -99,13 +99,18 @@ pub fn qcut<'py>(
     probs: Vec<f64>,
     duplicates_mode: &str,
 ) -> PyResult<Coded<'py>> {
-    let values = chunks(values);
     let mode = duplicates(duplicates_mode)?;
-    let binned = released_parallel(py, || {
-        let x = float_values(&values, "x")?;
-        Ok(quantile::qcut(&x, &probs, mode))
-    })?
-    .map_err(BucketFailure)?;
+    binned(py, values, |x| quantile::qcut(x, &probs, mode))
+}
+
+/// Read the values as floats, bucket them off the GIL, hand back (codes, edges).
+fn binned<'py>(
+    py: Python<'py>,
+    values: PyChunkedArray,
+    bucket: impl FnOnce(&[f64]) -> std::result::Result<quantile::Binned, BucketError> + Send,
+) -> PyResult<Coded<'py>> {
+    let values = chunks(values);
+    let binned = released_parallel(py, || Ok(bucket(&float_values(&values, "x")?)))?.map_err(BucketFailure)?;
     Ok((PyArray1::from_vec(py, binned.codes), PyArray1::from_vec(py, binned.edges)))
 }
 
@@ -119,14 +124,8 @@ pub fn cut<'py>(
     include_lowest: bool,
     duplicates_mode: &str,
 ) -> PyResult<Coded<'py>> {
-    let values = chunks(values);
     let mode = duplicates(duplicates_mode)?;
-    let binned = released_parallel(py, || {
-        let x = float_values(&values, "x")?;
-        Ok(quantile::cut(&x, &edges, right, include_lowest, mode))
-    })?
-    .map_err(BucketFailure)?;
-    Ok((PyArray1::from_vec(py, binned.codes), PyArray1::from_vec(py, binned.edges)))
+    binned(py, values, |x| quantile::cut(x, &edges, right, include_lowest, mode))
 }
 
 /// Rank-based equal-frequency buckets.

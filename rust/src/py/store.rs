@@ -47,6 +47,14 @@ fn register(store: &Store, users: &[ArrayRef], column: &str) -> Result<(ScalarBu
     ))
 }
 
+/// Register a user column and add its users to the universe: the first step of
+/// every update that names users.
+fn with_known_users(store: &Store, users: &[ArrayRef], column: &str) -> Result<(ScalarBuffer<u32>, Store)> {
+    let (dense, registered) = register(store, users, column)?;
+    let next = with_registered(store, registered).with_users(&bitmap_from_ids(&dense));
+    Ok((dense, next))
+}
+
 fn with_registered(store: &Store, ids: Option<IdMap>) -> Store {
     match ids {
         Some(ids) => store.with_ids(ids),
@@ -265,8 +273,7 @@ impl PyStore {
     ) -> PyResult<Self> {
         let (users, values) = (chunks(users), chunks(values));
         let store = released_parallel(py, || {
-            let (dense, registered) = register(&self.inner, &users, column)?;
-            let store = with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
+            let (dense, store) = with_known_users(&self.inner, &users, column)?;
             let by_value = one_bitmap_per_value(&dense, &values, name)?;
             store.with_attribute(name, by_value)
         })?;
@@ -284,11 +291,10 @@ impl PyStore {
     ) -> PyResult<Self> {
         let (users, values) = (chunks(users), chunks(values));
         let store = released_parallel(py, || {
-            let (dense, registered) = register(&self.inner, &users, column)?;
+            let (dense, store) = with_known_users(&self.inner, &users, column)?;
             if values.iter().map(|c| c.len()).sum::<usize>() != dense.len() {
                 return Err(Error::invalid(format!("attribute '{name}': user ids and values differ in length")));
             }
-            let store = with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense));
             let numeric = match self.inner.numerics().get(name) {
                 Some(current) => numeric_updated(current, &dense, &values, name)?,
                 None => numeric_attribute(&dense, &values, name)?,
@@ -401,10 +407,7 @@ impl PyStore {
 
     fn with_users(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
-        let store = released_parallel(py, || {
-            let (dense, registered) = register(&self.inner, &users, column)?;
-            Ok(with_registered(&self.inner, registered).with_users(&bitmap_from_ids(&dense)))
-        })?;
+        let store = released_parallel(py, || Ok(with_known_users(&self.inner, &users, column)?.1))?;
         Ok(PyStore::wrap(store))
     }
 
