@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 
 import duckdb
 import numpy as np
@@ -85,6 +86,40 @@ def test_rfm_matches_duckdb_sql() -> None:
     assert result.recency_days.tolist() == rows.recency_days.tolist()
     assert result.frequency.tolist() == rows.frequency.tolist()
     assert np.round(result.monetary * 100).astype(np.int64).tolist() == rows.cents.tolist()
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    cuts=st.tuples(*(st.lists(st.integers(1, 199), max_size=4) for _ in range(3))),
+)
+def test_chunk_layout_id_kind_and_time_unit_do_not_change_the_result(
+    seed: int, cuts: tuple[list[int], list[int], list[int]]
+) -> None:
+    log = pa.Table.from_pandas(make_log(seed, 200, 40).drop(columns="cents"), preserve_index=False)
+    expected = uoseg.rfm(log, as_of=AS_OF).table
+
+    def chunked(array: pa.Array, at: list[int]) -> pa.ChunkedArray:
+        bounds = [0, *sorted(set(at)), len(array)]
+        return pa.chunked_array([array[a:b] for a, b in itertools.pairwise(bounds)], array.type)
+
+    # Sparse 64-bit ids take the hash path, nanoseconds the finer-tick path,
+    # and the three columns are chunked at different rows.
+    offset = 1 << 40
+    users = pa.array(log.column("user_id").to_numpy().astype(np.int64) + offset)
+    ts = log.column("ts").combine_chunks().cast(pa.timestamp("ns", tz="UTC"))
+    amount = log.column("amount").combine_chunks()
+    relaid = pa.table(
+        {
+            "user_id": chunked(users, cuts[0]),
+            "ts": chunked(ts, cuts[1]),
+            "amount": chunked(amount, cuts[2]),
+        }
+    )
+    got = uoseg.rfm(relaid, as_of=AS_OF).table
+    assert (got.column("user_id").to_numpy() - offset).tolist() == expected.column(
+        "user_id"
+    ).to_pylist()
+    assert got.drop_columns("user_id").equals(expected.drop_columns("user_id"))
 
 
 def test_ties_min_keeps_equal_customers_together() -> None:

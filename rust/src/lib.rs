@@ -5,6 +5,7 @@ pub mod build;
 pub mod error;
 pub mod ids;
 pub mod ingest;
+pub mod memory;
 pub mod numeric;
 pub mod overlap;
 pub mod parallel;

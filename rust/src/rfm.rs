@@ -12,10 +12,183 @@ use crate::rank::{ntile, Ties};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Amounts of the log: integers (plain, or unscaled decimals) or floats.
+/// A column of customer keys: integer user ids as they are, or dense codes.
+#[derive(Clone, Copy)]
+pub enum Keys<'a> {
+    U32(&'a [u32]),
+    U64(&'a [u64]),
+    /// Negative ids become huge keys, which go through the hash path.
+    I64(&'a [i64]),
+}
+
+impl Keys<'_> {
+    fn at(&self, row: usize) -> u64 {
+        match self {
+            Keys::U32(k) => u64::from(k[row]),
+            Keys::U64(k) => k[row],
+            Keys::I64(k) => k[row] as u64,
+        }
+    }
+}
+
+/// Amounts of a batch: integers (plain, or unscaled decimals) or floats.
+#[derive(Clone, Copy)]
 pub enum Amounts<'a> {
     Int(&'a [i64]),
     Float(&'a [f64]),
+}
+
+/// How the ticks of the ts column become microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TickScale {
+    /// Coarser ticks (seconds, milliseconds, microseconds): multiply.
+    Mul(i64),
+    /// Finer ticks (nanoseconds): floor-divide.
+    Div(i64),
+}
+
+impl TickScale {
+    pub fn from_ticks_per_second(ticks_per_second: i64) -> Self {
+        if ticks_per_second <= 1_000_000 {
+            TickScale::Mul(1_000_000 / ticks_per_second.max(1))
+        } else {
+            TickScale::Div(ticks_per_second / 1_000_000)
+        }
+    }
+
+    #[inline]
+    fn micros(self, ticks: i64) -> i64 {
+        match self {
+            TickScale::Mul(k) => ticks.saturating_mul(k),
+            TickScale::Div(k) => ticks.div_euclid(k),
+        }
+    }
+}
+
+/// Consecutive rows of the log, borrowed from an Arrow record batch's buffers
+/// (or from columns that had to be converted); all three slices equally long.
+#[derive(Clone, Copy)]
+pub struct Batch<'a> {
+    pub keys: Keys<'a>,
+    pub ts: &'a [i64],
+    pub amounts: Amounts<'a>,
+}
+
+impl<'a> Batch<'a> {
+    pub fn new(keys: Keys<'a>, ts: &'a [i64], amounts: Amounts<'a>) -> Result<Self> {
+        if keys.rows() != ts.len() || ts.len() != amounts.rows() {
+            return Err(Error::invalid("the user, ts and amount columns differ in length"));
+        }
+        Ok(Batch { keys, ts, amounts })
+    }
+}
+
+/// A column piece that can be cut at row boundaries without copying.
+pub trait Rows: Copy {
+    fn rows(&self) -> usize;
+    fn slice(self, rows: std::ops::Range<usize>) -> Self;
+}
+
+impl Rows for &[i64] {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn slice(self, rows: std::ops::Range<usize>) -> Self {
+        &self[rows]
+    }
+}
+
+impl Rows for Keys<'_> {
+    fn rows(&self) -> usize {
+        match self {
+            Keys::U32(k) => k.len(),
+            Keys::U64(k) => k.len(),
+            Keys::I64(k) => k.len(),
+        }
+    }
+    fn slice(self, rows: std::ops::Range<usize>) -> Self {
+        match self {
+            Keys::U32(k) => Keys::U32(&k[rows]),
+            Keys::U64(k) => Keys::U64(&k[rows]),
+            Keys::I64(k) => Keys::I64(&k[rows]),
+        }
+    }
+}
+
+impl Rows for Amounts<'_> {
+    fn rows(&self) -> usize {
+        match self {
+            Amounts::Int(a) => a.len(),
+            Amounts::Float(a) => a.len(),
+        }
+    }
+    fn slice(self, rows: std::ops::Range<usize>) -> Self {
+        match self {
+            Amounts::Int(a) => Amounts::Int(&a[rows]),
+            Amounts::Float(a) => Amounts::Float(&a[rows]),
+        }
+    }
+}
+
+/// The pieces of one column cut at the given row boundaries (ascending ends,
+/// the last one the column's length).
+fn cut_at<T: Rows>(pieces: &[T], ends: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(ends.len());
+    let (mut piece, mut piece_start, mut row) = (0usize, 0usize, 0usize);
+    for &end in ends {
+        while piece < pieces.len() && piece_start + pieces[piece].rows() <= row {
+            piece_start += pieces[piece].rows();
+            piece += 1;
+        }
+        if let Some(p) = pieces.get(piece) {
+            out.push(p.slice(row - piece_start..end - piece_start));
+        }
+        row = end;
+    }
+    out
+}
+
+fn piece_ends<T: Rows>(pieces: &[T]) -> impl Iterator<Item = usize> + '_ {
+    pieces.iter().scan(0usize, |acc, p| {
+        *acc += p.rows();
+        Some(*acc)
+    })
+}
+
+/// A transaction log: batches in row order, their timestamps' unit, and the
+/// reference instant (microseconds); rows after it are ignored.
+pub struct Log<'a> {
+    pub batches: Vec<Batch<'a>>,
+    pub scale: TickScale,
+    pub as_of: i64,
+}
+
+impl<'a> Log<'a> {
+    /// A log from its three columns, each in pieces (Arrow chunks) that need
+    /// not line up: they are cut at every piece boundary of any column.
+    pub fn from_columns(
+        keys: &[Keys<'a>],
+        ts: &[&'a [i64]],
+        amounts: &[Amounts<'a>],
+        scale: TickScale,
+        as_of: i64,
+    ) -> Result<Self> {
+        let rows = piece_ends(ts).last().unwrap_or(0);
+        if piece_ends(keys).last().unwrap_or(0) != rows || piece_ends(amounts).last().unwrap_or(0) != rows {
+            return Err(Error::invalid("the user, ts and amount columns differ in length"));
+        }
+        let mut ends: Vec<usize> = piece_ends(keys).chain(piece_ends(ts)).chain(piece_ends(amounts)).collect();
+        ends.sort_unstable();
+        ends.dedup();
+        ends.retain(|&e| e > 0);
+        let batches = cut_at(keys, &ends)
+            .into_iter()
+            .zip(cut_at(ts, &ends))
+            .zip(cut_at(amounts, &ends))
+            .map(|((k, t), a)| Batch::new(k, t, a))
+            .collect::<Result<_>>()?;
+        Ok(Log { batches, scale, as_of })
+    }
 }
 
 /// Per customer, in order of first appearance in the (as_of-filtered) log.
@@ -29,7 +202,7 @@ pub struct Aggregated {
 
 pub enum Monetary {
     /// Exact integer sums (plain integers, unscaled decimals or cents).
-    Int { sums: Vec<i128>, cents: bool },
+    Int { sums: Vec<i64>, cents: bool },
     /// Float sums (compensated summation) for amounts that are not whole cents.
     Float(Vec<f64>),
 }
@@ -44,166 +217,393 @@ impl Monetary {
     }
 }
 
-/// Customer codes 0.. in order of first appearance among the rows up to `as_of`
-/// (`u32::MAX` for later rows, which are ignored), and each customer's first row.
-pub fn first_appearance_codes(keys: &[u64], ts: &[i64], as_of: i64) -> (Vec<u32>, Vec<u32>) {
-    let max_key = keys.par_iter().zip(ts).filter(|(_, &t)| t <= as_of).map(|(v, _)| *v).max().unwrap_or(0);
-    let keep = ts.iter().map(|&t| t <= as_of);
-    let mut codes = vec![u32::MAX; keys.len()];
-    let mut first_row: Vec<u32> = Vec::new();
-    // Dense keys (user ids up to a few times the row count) index an array;
-    // sparse ones (64-bit ids, hashes) go through a hash map.
-    if max_key < (keys.len() as u64).max(1 << 20) * 4 {
-        let mut code_of = vec![u32::MAX; max_key as usize + 1];
-        for (i, (&key, kept)) in keys.iter().zip(keep).enumerate() {
-            if kept {
-                let slot = &mut code_of[key as usize];
-                if *slot == u32::MAX {
-                    *slot = first_row.len() as u32;
-                    first_row.push(i as u32);
-                }
-                codes[i] = *slot;
-            }
-        }
-    } else {
-        let mut code_of: FxHashMap<u64, u32> = FxHashMap::default();
-        for (i, (&key, kept)) in keys.iter().zip(keep).enumerate() {
-            if kept {
-                codes[i] = *code_of.entry(key).or_insert_with(|| {
-                    first_row.push(i as u32);
-                    (first_row.len() - 1) as u32
-                });
-            }
-        }
+/// Aggregates the log per customer.
+///
+/// Customers are slots of one table indexed by user id (or by a dense code for
+/// sparse ids), split into one key range per thread: every thread reads all
+/// rows in order but updates only its own range, so no merging is needed and
+/// each thread sees its customers' first rows first.
+pub fn aggregate(log: &Log<'_>) -> Result<Aggregated> {
+    let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
+    if u32::try_from(rows).is_err() {
+        return Err(Error::invalid(format!("the log has {rows} rows; RFM takes at most {} at once", u32::MAX)));
     }
-    (codes, first_row)
+    let max_key = log
+        .batches
+        .par_iter()
+        .map(|b| {
+            (0..b.ts.len()).filter(|&i| log.scale.micros(b.ts[i]) <= log.as_of).map(|i| b.keys.at(i)).max().unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0);
+    // Dense ids (up to about one per row) index the table directly; sparse
+    // ones (64-bit ids, hashes) are first coded in order of appearance.
+    if max_key < rows.max(1 << 20) as u64 {
+        return aggregate_dense(log, max_key as usize + 1);
+    }
+    let codes = appearance_codes(log);
+    let batches = log.batches.iter().zip(&codes).map(|(b, c)| Batch { keys: Keys::U32(c), ..*b }).collect();
+    let width = codes.iter().flatten().filter(|&&c| c != u32::MAX).count();
+    aggregate_dense(&Log { batches, ..*log }, width)
 }
 
-/// Whole cents: every amount is `round(x * 100) / 100` exactly. Such logs are
-/// summed in integer cents, so the sums (and the ties between customers) are exact.
-fn cents_of(amounts: &[f64]) -> Option<Vec<i64>> {
-    amounts
-        .par_iter()
-        .map(|&x| {
-            let cents = (x * 100.0).round();
-            (cents.abs() < MAX_EXACT_INTEGER as f64 && cents / 100.0 == x).then_some(cents as i64)
+/// Dense codes 0.. by first appearance among the kept rows (`u32::MAX` for
+/// rows after as_of, which every key range skips).
+fn appearance_codes(log: &Log<'_>) -> Vec<Vec<u32>> {
+    let mut code_of: FxHashMap<u64, u32> = FxHashMap::default();
+    log.batches
+        .iter()
+        .map(|b| {
+            (0..b.ts.len())
+                .map(|i| {
+                    if log.scale.micros(b.ts[i]) > log.as_of {
+                        return u32::MAX;
+                    }
+                    let next = code_of.len() as u32;
+                    *code_of.entry(b.keys.at(i)).or_insert(next)
+                })
+                .collect()
         })
         .collect()
 }
 
-/// One customer's running totals, kept together so a row touches one cache line
-/// (the log visits customers in random order; separate arrays cost a miss each).
+fn aggregate_dense(log: &Log<'_>, width: usize) -> Result<Aggregated> {
+    let float = log.batches.iter().any(|b| matches!(b.amounts, Amounts::Float(_)));
+    if !float {
+        return match aggregate_with::<i64>(log, width)? {
+            (aggregated, true) => Ok(aggregated),
+            (_, false) => Err(Error::invalid("a customer's monetary sum overflows 64 bits")),
+        };
+    }
+    // Whole cents (every amount is round(x * 100) / 100 exactly) are summed as
+    // integer cents, so sums and the ties between customers are exact.
+    match aggregate_with::<Cents>(log, width)? {
+        (aggregated, true) => Ok(aggregated),
+        (_, false) => aggregate_with::<Compensated>(log, width).map(|(a, _)| a),
+    }
+}
+
+/// One customer's running totals, kept together so a row touches one cache
+/// line (the log visits customers in random order). All-zero means "no
+/// purchase yet", so the table is allocated zeroed and its pages are first
+/// touched by the threads that fill them.
 #[derive(Clone, Copy)]
-struct Totals<S> {
+#[repr(C)]
+struct Slot<S> {
+    count: u32,
+    first_row: u32,
+    /// Latest purchase, in the log's ticks.
     last: i64,
-    count: i64,
     sum: S,
 }
 
-/// Exact integer sum, or a float sum with Neumaier's compensation term.
-trait Sum: Copy + Send + Sync {
+/// A running sum of one customer's amounts.
+///
+/// # Safety
+/// All-zero bytes must be a valid value of the implementing type, and mean 0.
+unsafe trait Sum: Copy + Send + Sync {
     type Amount: Copy + Send + Sync;
-    const ZERO: Self;
-    fn add(&mut self, amount: Self::Amount);
-    fn merge(&mut self, other: Self);
+    /// The finished sum, as reported.
+    type Total: Copy + Send + Sync;
+    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [Self::Amount]>;
+    /// Adds one amount; false when this kind of sum cannot hold it exactly
+    /// (a float that is not whole cents, a sum beyond 64 bits).
+    fn add(&mut self, amount: Self::Amount) -> bool;
+    fn total(self) -> Self::Total;
+    fn monetary(totals: Vec<Self::Total>) -> Monetary;
 }
 
-impl Sum for i128 {
+// SAFETY: an all-zero i64 is 0.
+unsafe impl Sum for i64 {
     type Amount = i64;
-    const ZERO: Self = 0;
-    fn add(&mut self, amount: i64) {
-        *self += i128::from(amount);
+    type Total = i64;
+    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [i64]> {
+        match batch.amounts {
+            Amounts::Int(a) => Some(a),
+            Amounts::Float(_) => None,
+        }
     }
-    fn merge(&mut self, other: Self) {
-        *self += other;
+    #[inline]
+    fn add(&mut self, amount: i64) -> bool {
+        let (sum, overflow) = self.overflowing_add(amount);
+        *self = sum;
+        !overflow
+    }
+    fn total(self) -> i64 {
+        self
+    }
+    fn monetary(sums: Vec<i64>) -> Monetary {
+        Monetary::Int { sums, cents: false }
     }
 }
 
+/// Float amounts summed as integer cents.
+#[derive(Clone, Copy)]
+struct Cents(i64);
+
+// SAFETY: an all-zero i64 is 0.
+unsafe impl Sum for Cents {
+    type Amount = f64;
+    type Total = i64;
+    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [f64]> {
+        match batch.amounts {
+            Amounts::Float(a) => Some(a),
+            Amounts::Int(_) => None,
+        }
+    }
+    #[inline]
+    fn add(&mut self, x: f64) -> bool {
+        // x * 100 is within a few ulps of a whole number when x is whole
+        // cents, so rounding half away from zero by hand finds it (cheaper
+        // than `f64::round`, a libm call on baseline x86-64); the check then
+        // accepts exactly the whole-cents amounts.
+        let cents = (x * 100.0 + 0.5f64.copysign(x)) as i64;
+        let whole = cents.unsigned_abs() < MAX_EXACT_INTEGER && cents as f64 / 100.0 == x;
+        whole & self.0.add(cents)
+    }
+    fn total(self) -> i64 {
+        self.0
+    }
+    fn monetary(sums: Vec<i64>) -> Monetary {
+        Monetary::Int { sums, cents: true }
+    }
+}
+
+/// Neumaier's compensated float sum, for amounts that are not whole cents.
 #[derive(Clone, Copy)]
 struct Compensated {
     sum: f64,
     compensation: f64,
 }
 
-impl Sum for Compensated {
+// SAFETY: all-zero f64s are 0.0.
+unsafe impl Sum for Compensated {
     type Amount = f64;
-    const ZERO: Self = Compensated { sum: 0.0, compensation: 0.0 };
-    fn add(&mut self, x: f64) {
+    type Total = f64;
+    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [f64]> {
+        Cents::amounts(batch)
+    }
+    #[inline]
+    fn add(&mut self, x: f64) -> bool {
         let t = self.sum + x;
         self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
         self.sum = t;
+        true
     }
-    fn merge(&mut self, other: Self) {
-        self.add(other.sum);
-        self.compensation += other.compensation;
+    fn total(self) -> f64 {
+        self.sum + self.compensation
+    }
+    fn monetary(sums: Vec<f64>) -> Monetary {
+        Monetary::Float(sums)
     }
 }
 
-fn totals<S: Sum>(codes: &[u32], n: usize, ts: &[i64], amounts: &[S::Amount]) -> Vec<Totals<S>> {
-    let empty = Totals { last: i64::MIN, count: 0, sum: S::ZERO };
-    // One partition per thread: each holds a record per customer, so more
-    // partitions would only add allocation and merging.
-    let parts = crate::parallel::num_threads().max(1);
-    let step = codes.len().div_ceil(parts).max(1 << 16);
-    (0..codes.len())
-        .into_par_iter()
-        .step_by(step)
-        .map(|start| {
-            let mut part = vec![empty; n];
-            for i in start..(start + step).min(codes.len()) {
-                if let Some(t) = part.get_mut(codes[i] as usize) {
-                    t.last = t.last.max(ts[i]);
-                    t.count += 1;
-                    t.sum.add(amounts[i]);
-                }
-            }
-            part
-        })
-        .reduce_with(|mut a, b| {
-            for (x, y) in a.iter_mut().zip(b) {
-                x.last = x.last.max(y.last);
-                x.count += y.count;
-                x.sum.merge(y.sum);
-            }
-            a
-        })
-        .unwrap_or_else(|| vec![empty; n])
+fn zeroed_slots<S: Sum>(n: usize) -> Result<Vec<Slot<S>>> {
+    // SAFETY: `Slot<S>` is integers and an `S` that is valid all-zero (the
+    // `Sum` contract).
+    unsafe { crate::memory::zeroed_vec(n) }.ok_or_else(|| Error::invalid(format!("{n} customers do not fit in memory")))
 }
 
-/// Aggregate the kept rows (`codes[i] != u32::MAX`) per customer.
-pub fn aggregate(
-    codes: &[u32],
-    first_row: Vec<u32>,
-    ts_micros: &[i64],
-    amounts: Amounts<'_>,
-    as_of: i64,
-) -> Aggregated {
-    let n = first_row.len();
-    let recency = |last: i64| (as_of - last).div_euclid(MICROS_PER_DAY);
-    let exact = |values: &[i64], cents: bool| {
-        let totals = totals::<i128>(codes, n, ts_micros, values);
-        Aggregated {
-            first_row: first_row.clone(),
-            recency_days: totals.iter().map(|t| recency(t.last)).collect(),
-            frequency: totals.iter().map(|t| t.count).collect(),
-            monetary: Monetary::Int { sums: totals.iter().map(|t| t.sum).collect(), cents },
+/// One thread's share of the table: keys `lo..lo + slots.len()`, and a bit
+/// per row of the log marking its customers' first rows.
+struct Share<'t, S> {
+    lo: u64,
+    slots: &'t mut [Slot<S>],
+    first_rows: Vec<u64>,
+    exact: bool,
+}
+
+impl<S: Sum> Share<'_, S> {
+    #[inline]
+    fn visit(&mut self, key: u64, row: u32, ticks: i64, amount: S::Amount) {
+        // Keys below `lo` wrap to huge offsets, so one lookup tests the range.
+        let Some(slot) = self.slots.get_mut(key.wrapping_sub(self.lo) as usize) else {
+            return;
+        };
+        if slot.count == 0 {
+            slot.first_row = row;
+            slot.last = ticks;
+            self.first_rows[row as usize / 64] |= 1 << (row % 64);
         }
-    };
-    match amounts {
-        Amounts::Int(values) => exact(values, false),
-        Amounts::Float(values) => match cents_of(values) {
-            Some(cents) => exact(&cents, true),
-            None => {
-                let totals = totals::<Compensated>(codes, n, ts_micros, values);
-                Aggregated {
-                    first_row,
-                    recency_days: totals.iter().map(|t| recency(t.last)).collect(),
-                    frequency: totals.iter().map(|t| t.count).collect(),
-                    monetary: Monetary::Float(totals.iter().map(|t| t.sum.sum + t.sum.compensation).collect()),
+        slot.count += 1;
+        slot.last = slot.last.max(ticks);
+        self.exact &= slot.sum.add(amount);
+    }
+
+    fn scan(&mut self, log: &Log<'_>) -> Result<()> {
+        let mut base = 0u32;
+        for batch in &log.batches {
+            let amounts = S::amounts(batch)
+                .ok_or_else(|| Error::type_error("the amount column mixes integer and float chunks"))?;
+            match batch.keys {
+                Keys::U32(keys) => self.scan_batch(log, base, keys, batch.ts, amounts),
+                Keys::U64(keys) => self.scan_batch(log, base, keys, batch.ts, amounts),
+                Keys::I64(keys) => self.scan_batch(log, base, keys, batch.ts, amounts),
+            }
+            base += batch.ts.len() as u32;
+        }
+        Ok(())
+    }
+
+    fn scan_batch<K: Copy + Into<Key>>(
+        &mut self,
+        log: &Log<'_>,
+        base: u32,
+        keys: &[K],
+        ts: &[i64],
+        amounts: &[S::Amount],
+    ) {
+        const AHEAD: usize = 64;
+        for (i, ((&key, &ticks), &amount)) in keys.iter().zip(ts).zip(amounts).enumerate() {
+            if let Some(&ahead) = keys.get(i + AHEAD) {
+                if let Some(slot) = self.slots.get(ahead.into().0.wrapping_sub(self.lo) as usize) {
+                    crate::memory::prefetch(slot);
                 }
             }
-        },
+            if log.scale.micros(ticks) <= log.as_of {
+                self.visit(key.into().0, base + i as u32, ticks, amount);
+            }
+        }
     }
+}
+
+/// A key as the table's index (negative 64-bit ids become huge indices).
+struct Key(u64);
+
+impl From<u32> for Key {
+    fn from(k: u32) -> Self {
+        Key(u64::from(k))
+    }
+}
+
+impl From<u64> for Key {
+    fn from(k: u64) -> Self {
+        Key(k)
+    }
+}
+
+impl From<i64> for Key {
+    fn from(k: i64) -> Self {
+        Key(k as u64)
+    }
+}
+
+/// Aggregates with sums of kind `S`; the flag is false when some amount did
+/// not fit that kind (floats that are not whole cents).
+fn aggregate_with<S: Sum>(log: &Log<'_>, width: usize) -> Result<(Aggregated, bool)> {
+    let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
+    let mut table = zeroed_slots::<S>(width)?;
+    let threads = crate::parallel::num_threads().clamp(1, width.max(1));
+    let mut shares: Vec<Share<'_, S>> = table
+        .chunks_mut(width.div_ceil(threads).max(1))
+        .scan(0u64, |lo, slots| {
+            let share = Share { lo: *lo, first_rows: vec![0u64; rows.div_ceil(64)], exact: true, slots };
+            *lo += share.slots.len() as u64;
+            Some(share)
+        })
+        .collect();
+    shares.par_iter_mut().map(|share| share.scan(log)).collect::<Result<()>>()?;
+    let exact = shares.iter().all(|s| s.exact);
+    // Every first row belongs to exactly one share: OR the shares' bits.
+    let mut first_rows = shares.pop().map(|s| s.first_rows).unwrap_or_default();
+    for share in &shares {
+        first_rows.par_iter_mut().zip(&share.first_rows).for_each(|(a, &b)| *a |= b);
+    }
+    drop(shares);
+    Ok((in_appearance_order(log, &table, &first_rows)?, exact))
+}
+
+/// The customers' totals in order of their first rows, filled in parallel:
+/// each task takes a run of bit words and writes the customers they mark.
+const GROUP_WORDS: usize = 4;
+
+/// Output columns of one run of customers.
+struct Columns<'o, T> {
+    first_row: &'o mut [u32],
+    recency_days: &'o mut [i64],
+    frequency: &'o mut [i64],
+    monetary: &'o mut [T],
+}
+
+/// The customers' totals in order of their first rows, written in parallel
+/// straight into the output columns: each task takes a run of bit words and
+/// the matching run of customers.
+fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u64]) -> Result<Aggregated> {
+    let starts: Vec<usize> = log
+        .batches
+        .iter()
+        .scan(0usize, |acc, b| {
+            let start = *acc;
+            *acc += b.ts.len();
+            Some(start)
+        })
+        .collect();
+    let words_per_task = first_rows.len().div_ceil(crate::parallel::num_threads() * 4).max(1);
+    let runs: Vec<&[u64]> = first_rows.chunks(words_per_task).collect();
+    let sizes: Vec<usize> = runs.iter().map(|r| r.iter().map(|w| w.count_ones() as usize).sum()).collect();
+    let n: usize = sizes.iter().sum();
+    let too_many = || Error::invalid(format!("{n} customers do not fit in memory"));
+    // SAFETY: all-zero bytes are valid integers and floats.
+    let (mut first_row, mut recency_days, mut frequency, mut monetary) = unsafe {
+        (
+            crate::memory::zeroed_vec::<u32>(n).ok_or_else(too_many)?,
+            crate::memory::zeroed_vec::<i64>(n).ok_or_else(too_many)?,
+            crate::memory::zeroed_vec::<i64>(n).ok_or_else(too_many)?,
+            crate::memory::zeroed_vec::<S::Total>(n).ok_or_else(too_many)?,
+        )
+    };
+    let mut outputs = Vec::with_capacity(runs.len());
+    let mut rest = Columns {
+        first_row: &mut first_row[..],
+        recency_days: &mut recency_days[..],
+        frequency: &mut frequency[..],
+        monetary: &mut monetary[..],
+    };
+    for &size in &sizes {
+        let (a, first_row) = std::mem::take(&mut rest.first_row).split_at_mut(size);
+        let (b, recency_days) = std::mem::take(&mut rest.recency_days).split_at_mut(size);
+        let (c, frequency) = std::mem::take(&mut rest.frequency).split_at_mut(size);
+        let (d, monetary) = std::mem::take(&mut rest.monetary).split_at_mut(size);
+        outputs.push(Columns { first_row: a, recency_days: b, frequency: c, monetary: d });
+        rest = Columns { first_row, recency_days, frequency, monetary };
+    }
+    let recency = |last: i64| (log.as_of - log.scale.micros(last)).div_euclid(MICROS_PER_DAY);
+    runs.into_par_iter().zip(outputs).enumerate().for_each(|(task, (words, out))| {
+        let mut batch = 0usize;
+        let mut next = 0usize;
+        let mut group: Vec<(u32, usize)> = Vec::with_capacity(GROUP_WORDS * 64);
+        for (g, run) in words.chunks(GROUP_WORDS).enumerate() {
+            // First the group's customers (row, key), prefetching their
+            // slots, then their totals: many misses in flight at once.
+            group.clear();
+            for (w, &word) in run.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let row = (task * words_per_task + g * GROUP_WORDS + w) * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    while batch + 1 < starts.len() && starts[batch + 1] <= row {
+                        batch += 1;
+                    }
+                    let key = log.batches[batch].keys.at(row - starts[batch]) as usize;
+                    if let Some(slot) = table.get(key) {
+                        crate::memory::prefetch(slot);
+                    }
+                    group.push((row as u32, key));
+                }
+            }
+            for &(row, key) in &group {
+                // Keys of first rows index the table (they were counted there).
+                if let (Some(slot), true) = (table.get(key), next < out.first_row.len()) {
+                    out.first_row[next] = row;
+                    out.recency_days[next] = recency(slot.last);
+                    out.frequency[next] = i64::from(slot.count);
+                    out.monetary[next] = slot.sum.total();
+                    next += 1;
+                }
+            }
+        }
+    });
+    Ok(Aggregated { first_row, recency_days, frequency, monetary: S::monetary(monetary) })
 }
 
 /// Scores 1..=levels (levels = min(bins, customers)); R reversed.
@@ -247,22 +647,94 @@ pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores>
 mod tests {
     use super::*;
 
+    fn log<'a>(keys: Keys<'a>, ts: &'a [i64], amounts: Amounts<'a>, as_of: i64) -> Log<'a> {
+        let batch = Batch::new(keys, ts, amounts).unwrap();
+        Log { batches: vec![batch], scale: TickScale::Mul(1), as_of }
+    }
+
     #[test]
     fn aggregates_in_first_appearance_order() {
-        let keys = [7u64, 3, 7, 9, 3, 3];
+        let keys = [7u32, 3, 7, 9, 3, 3];
         let day = MICROS_PER_DAY;
         let ts = [0, day, 5 * day, 11 * day, 2 * day, 3 * day];
-        let (codes, first_row) = first_appearance_codes(&keys, &ts, 10 * day);
-        assert_eq!((codes.clone(), first_row.clone()), (vec![0, 1, 0, u32::MAX, 1, 1], vec![0, 1]));
         let amounts = [1.25, 2.0, 0.5, 100.0, 0.1, 0.2];
-        let agg = aggregate(&codes, first_row, &ts, Amounts::Float(&amounts), 10 * day);
+        let agg = aggregate(&log(Keys::U32(&keys), &ts, Amounts::Float(&amounts), 10 * day)).unwrap();
+        assert_eq!(agg.first_row, vec![0, 1]);
         assert_eq!(agg.recency_days, vec![5, 7]);
         assert_eq!(agg.frequency, vec![2, 3]);
-        assert_eq!(agg.first_row, vec![0, 1]);
         match agg.monetary {
             Monetary::Int { sums, cents } => assert!(cents && sums == vec![175, 230]),
             Monetary::Float(_) => panic!("whole cents are summed exactly"),
         }
+    }
+
+    #[test]
+    fn sparse_keys_and_split_batches_agree_with_dense_ones() {
+        let day = MICROS_PER_DAY;
+        let keys = [u64::MAX - 1, 5, u64::MAX - 1, 5, 1 << 40];
+        let ts = [day, 2 * day, 3 * day, 20 * day, 4 * day];
+        let amounts = [1i64, 2, 3, 4, 5];
+        let batches = vec![
+            Batch::new(Keys::U64(&keys[..2]), &ts[..2], Amounts::Int(&amounts[..2])).unwrap(),
+            Batch::new(Keys::U64(&keys[2..]), &ts[2..], Amounts::Int(&amounts[2..])).unwrap(),
+        ];
+        let agg = aggregate(&Log { batches, scale: TickScale::Mul(1), as_of: 10 * day }).unwrap();
+        assert_eq!(agg.first_row, vec![0, 1, 4]);
+        assert_eq!(agg.recency_days, vec![7, 8, 6]);
+        assert_eq!(agg.frequency, vec![2, 1, 1]);
+        match agg.monetary {
+            Monetary::Int { sums, cents } => assert!(!cents && sums == vec![4, 2, 5]),
+            Monetary::Float(_) => panic!("integers are summed exactly"),
+        }
+    }
+
+    #[test]
+    fn columns_cut_into_different_pieces_line_up() {
+        let keys = [1u32, 2, 1, 3, 2];
+        let ts = [0i64, 1, 2, 3, 4];
+        let amounts = [1i64, 10, 100, 1000, 10000];
+        let log = Log::from_columns(
+            &[Keys::U32(&keys[..3]), Keys::U32(&keys[3..])],
+            &[&ts[..1], &ts[1..4], &ts[4..]],
+            &[Amounts::Int(&amounts[..2]), Amounts::Int(&amounts[2..])],
+            TickScale::Mul(1),
+            10,
+        )
+        .unwrap();
+        assert_eq!(log.batches.len(), 5);
+        let agg = aggregate(&log).unwrap();
+        assert_eq!(agg.first_row, vec![0, 1, 3]);
+        match agg.monetary {
+            Monetary::Int { sums, .. } => assert_eq!(sums, vec![101, 10010, 1000]),
+            Monetary::Float(_) => panic!("integers are summed exactly"),
+        }
+        let short =
+            Log::from_columns(&[Keys::U32(&keys[..4])], &[&ts], &[Amounts::Int(&amounts)], TickScale::Mul(1), 0);
+        assert!(short.is_err());
+    }
+
+    #[test]
+    fn amounts_that_are_not_cents_use_a_compensated_float_sum() {
+        let keys = [0u32, 0, 1];
+        let ts = [0, 0, 0];
+        let amounts = [0.001, 1e16, -1e16];
+        let agg = aggregate(&log(Keys::U32(&keys), &ts, Amounts::Float(&amounts), 0)).unwrap();
+        match agg.monetary {
+            Monetary::Float(sums) => assert_eq!(sums, vec![1e16 + 0.001, -1e16]),
+            Monetary::Int { .. } => panic!("0.001 is not whole cents"),
+        }
+    }
+
+    #[test]
+    fn nanosecond_ticks_are_floored_to_microseconds() {
+        let scale = TickScale::from_ticks_per_second(1_000_000_000);
+        assert_eq!(scale, TickScale::Div(1000));
+        let keys = [0u32, 1];
+        let ts = [1999, 2000];
+        let amounts = [1i64, 1];
+        let log =
+            Log { batches: vec![Batch::new(Keys::U32(&keys), &ts, Amounts::Int(&amounts)).unwrap()], scale, as_of: 1 };
+        assert_eq!(aggregate(&log).unwrap().first_row, vec![0]);
     }
 
     #[test]

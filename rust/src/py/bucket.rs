@@ -1,21 +1,18 @@
-//! Bindings of quantile bucketing (`qcut`, `cut`, `ntile`) and RFM scoring.
+//! Bindings of quantile bucketing (`qcut`, `cut`, `ntile`).
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::Decimal128Type;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use pyo3_arrow::PyChunkedArray;
 use rayon::prelude::*;
 
 use super::released_parallel;
 use crate::error::{Error, Result};
-use crate::ingest::{self, encode_strings, is_string_type, Logical, NumericValues};
+use crate::ingest::{self, NumericValues};
 use crate::quantile::{self, BucketError, Duplicates, MAX_EXACT_INTEGER};
 use crate::rank::Ties;
-use crate::rfm::{self, Amounts, Monetary};
 
 fn duplicates(mode: &str) -> Result<Duplicates> {
     match mode {
@@ -25,7 +22,7 @@ fn duplicates(mode: &str) -> Result<Duplicates> {
     }
 }
 
-fn ties(mode: &str) -> Result<Ties> {
+pub(super) fn ties(mode: &str) -> Result<Ties> {
     match mode {
         "first" => Ok(Ties::First),
         "min" => Ok(Ties::Min),
@@ -85,7 +82,7 @@ fn float_values(chunks: &[ArrayRef], name: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {
+pub(super) fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {
     array.into_inner().0
 }
 
@@ -144,154 +141,4 @@ pub fn ntile<'py>(
     })?
     .map_err(BucketFailure)?;
     Ok(PyArray1::from_vec(py, codes))
-}
-
-fn first_null(chunks: &[ArrayRef], column: &str) -> Result<()> {
-    let mut base = 0;
-    for chunk in chunks {
-        if let Some(nulls) = chunk.logical_nulls() {
-            if let Some(row) = nulls.iter().position(|ok| !ok) {
-                return Err(Error::invalid(format!("column '{column}' has a null at row {}", base + row)));
-            }
-        }
-        base += chunk.len();
-    }
-    Ok(())
-}
-
-/// Timestamps (or dates) as microseconds since the epoch.
-fn micros(chunks: &[ArrayRef], column: &str) -> Result<Vec<i64>> {
-    first_null(chunks, column)?;
-    // Fast path for the usual log: whole seconds, read straight from the buffers.
-    if chunks.iter().all(|c| matches!(c.data_type(), DataType::Timestamp(arrow_schema::TimeUnit::Second, _))) {
-        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
-        for chunk in chunks {
-            let seconds = chunk.as_primitive::<arrow_array::types::TimestampSecondType>().values();
-            out.par_extend(seconds.par_iter().map(|s| s.saturating_mul(1_000_000)));
-        }
-        return Ok(out);
-    }
-    let (logical, values, _) = ingest::numeric_values(chunks, column)?;
-    let NumericValues::Int(values) = values else {
-        return Err(Error::type_error(format!("column '{column}' must be a timestamp or date column")));
-    };
-    Ok(match logical {
-        Logical::Date => values.iter().map(|d| d * rfm::MICROS_PER_DAY).collect(),
-        Logical::Timestamp { ticks_per_second } if ticks_per_second <= 1_000_000 => {
-            values.iter().map(|t| t * (1_000_000 / ticks_per_second)).collect()
-        }
-        Logical::Timestamp { ticks_per_second } => {
-            values.iter().map(|t| t.div_euclid(ticks_per_second / 1_000_000)).collect()
-        }
-        other => {
-            return Err(Error::type_error(format!(
-                "column '{column}' holds {} values; expected a timestamp or date column",
-                other.name()
-            )))
-        }
-    })
-}
-
-/// Customer keys: integer ids as they are, string ids by first-seen code.
-fn customer_keys(chunks: &[ArrayRef], column: &str) -> Result<Vec<u64>> {
-    first_null(chunks, column)?;
-    let data_type = chunks.first().map(|c| c.data_type().clone()).unwrap_or(DataType::UInt32);
-    if is_string_type(&data_type) {
-        return Ok(encode_strings(chunks, column)?.codes.into_iter().map(u64::from).collect());
-    }
-    match ingest::numeric_values(chunks, column)? {
-        (Logical::Int, NumericValues::Int(values), _) => Ok(values.into_iter().map(|v| v as u64).collect()),
-        _ => Err(Error::type_error(format!(
-            "user id column '{column}' has type {data_type}; expected an integer or string column"
-        ))),
-    }
-}
-
-/// Amounts: integers, floats, or decimals (unscaled; the scale is returned).
-fn amounts(chunks: &[ArrayRef], column: &str) -> Result<(NumericValues, Option<i8>)> {
-    first_null(chunks, column)?;
-    if let Some(DataType::Decimal128(_, scale)) = chunks.first().map(|c| c.data_type().clone()) {
-        let mut out = Vec::new();
-        for chunk in chunks {
-            for (i, v) in chunk.as_primitive::<Decimal128Type>().values().iter().enumerate() {
-                out.push(i64::try_from(*v).map_err(|_| {
-                    Error::invalid(format!("column '{column}': amount at row {i} is too large for an exact sum"))
-                })?);
-            }
-        }
-        return Ok((NumericValues::Int(out), Some(scale)));
-    }
-    let (logical, values, _) = ingest::numeric_values(chunks, column)?;
-    if !matches!(logical, Logical::Int | Logical::Float) {
-        return Err(Error::type_error(format!("column '{column}' must hold numbers (integers, floats or decimals)")));
-    }
-    Ok((values, None))
-}
-
-/// RFM aggregation and scores. Returns a dict of NumPy arrays plus metadata;
-/// the Python layer assembles the table and names the segments.
-#[pyfunction]
-#[pyo3(signature = (users, ts, amount, as_of, bins, ties_mode, columns))]
-#[allow(clippy::too_many_arguments)]
-pub fn rfm_scores<'py>(
-    py: Python<'py>,
-    users: PyChunkedArray,
-    ts: PyChunkedArray,
-    amount: PyChunkedArray,
-    as_of: i64,
-    bins: usize,
-    ties_mode: &str,
-    columns: (String, String, String),
-) -> PyResult<Bound<'py, PyDict>> {
-    let (users, ts, amount) = (chunks(users), chunks(ts), chunks(amount));
-    let how = ties(ties_mode)?;
-    let (user_column, ts_column, amount_column) = columns;
-    let (aggregated, scores, scale) = released_parallel(py, || {
-        let rows = |c: &[ArrayRef]| c.iter().map(|a| a.len()).sum::<usize>();
-        if rows(&users) != rows(&ts) || rows(&users) != rows(&amount) {
-            return Err(Error::invalid("the user, ts and amount columns differ in length"));
-        }
-        let keys = customer_keys(&users, &user_column)?;
-        let stamps = micros(&ts, &ts_column)?;
-        let (values, scale) = amounts(&amount, &amount_column)?;
-        let (codes, first_row) = rfm::first_appearance_codes(&keys, &stamps, as_of);
-        let amounts = match &values {
-            NumericValues::Int(v) => Amounts::Int(v),
-            NumericValues::Float(v) => Amounts::Float(v),
-        };
-        let aggregated = rfm::aggregate(&codes, first_row, &stamps, amounts, as_of);
-        let scores = rfm::score(&aggregated, bins, how)?;
-        Ok((aggregated, scores, scale))
-    })?;
-    let out = PyDict::new(py);
-    out.set_item("first_row", PyArray1::from_vec(py, aggregated.first_row))?;
-    out.set_item("recency_days", PyArray1::from_vec(py, aggregated.recency_days))?;
-    out.set_item("frequency", PyArray1::from_vec(py, aggregated.frequency))?;
-    match aggregated.monetary {
-        Monetary::Int { sums, cents } => {
-            let fits: Option<Vec<i64>> = sums.iter().map(|&s| i64::try_from(s).ok()).collect();
-            let sums = fits.ok_or_else(|| Error::invalid("a customer's monetary sum overflows 64 bits"))?;
-            out.set_item("monetary", PyArray1::from_vec(py, sums))?;
-            out.set_item(
-                "monetary_kind",
-                if cents {
-                    "cents"
-                } else if scale.is_some() {
-                    "decimal"
-                } else {
-                    "int"
-                },
-            )?;
-        }
-        Monetary::Float(sums) => {
-            out.set_item("monetary", PyArray1::from_vec(py, sums))?;
-            out.set_item("monetary_kind", "float")?;
-        }
-    }
-    out.set_item("scale", scale)?;
-    out.set_item("r", PyArray1::from_vec(py, scores.r))?;
-    out.set_item("f", PyArray1::from_vec(py, scores.f))?;
-    out.set_item("m", PyArray1::from_vec(py, scores.m))?;
-    out.set_item("levels", scores.levels)?;
-    Ok(out)
 }

@@ -4,6 +4,7 @@
 mod audience;
 mod bucket;
 mod errors;
+mod rfm;
 mod store;
 
 use pyo3::prelude::*;
@@ -55,7 +56,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bucket::qcut, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::cut, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::ntile, m)?)?;
-    m.add_function(wrap_pyfunction!(bucket::rfm_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(rfm::rfm_scores, m)?)?;
     m.add("FORMAT_VERSION", crate::persist::FORMAT_VERSION)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

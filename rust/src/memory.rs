@@ -1,0 +1,67 @@
+//! Large working tables that are read and written at random (per-customer
+//! totals, lookup tables) are backed by 2 MiB pages where the kernel offers
+//! them on request (Linux transparent huge pages in "madvise" mode): with 4 KiB
+//! pages every random access to a few hundred MB also misses the TLB, and the
+//! page walks, not the memory, set the pace.
+
+/// Zero-filled `n` values of a type for which all-zero bytes are valid.
+///
+/// The memory comes straight from the allocator (for large tables, fresh
+/// zero pages that nobody has touched), is advised for huge pages, and is
+/// first touched by whichever threads fill it.
+///
+/// # Safety
+/// All-zero bytes must be a valid value of `T`.
+pub unsafe fn zeroed_vec<T>(n: usize) -> Option<Vec<T>> {
+    if n == 0 || std::mem::size_of::<T>() == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<T>(n).ok()?;
+    // SAFETY: the layout has a non-zero size; the caller vouches that zeroed
+    // memory holds `n` valid values, and `Vec` frees it with this same layout.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            return None;
+        }
+        let mut v = Vec::from_raw_parts(ptr, n, n);
+        advise_huge_pages(&mut v);
+        Some(v)
+    }
+}
+
+/// Asks the kernel to back the whole 2 MiB pages inside `memory` with huge
+/// pages. Only advice: nothing changes if the kernel declines.
+pub fn advise_huge_pages<T>(memory: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = memory.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(memory);
+        let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
+        if last > first {
+            // SAFETY: the range lies inside `memory`, which we borrow mutably;
+            // MADV_HUGEPAGE changes how pages are backed, never their contents.
+            unsafe {
+                libc::madvise(first as *mut libc::c_void, last - first, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = memory;
+}
+
+/// Hints the CPU to start loading `item`'s cache line: loops that visit a
+/// big table at random (one customer per row of a log) prefetch a few dozen
+/// rows ahead, so that many misses are in flight instead of one.
+#[inline(always)]
+pub fn prefetch<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching reads nothing architecturally and cannot fault.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((item as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
+}

@@ -1,0 +1,248 @@
+//! Binding of RFM scoring: reads the log's three Arrow columns in place
+//! (copying only columns whose type needs converting) and hands back NumPy
+//! arrays for the Python layer to assemble into a table.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::{DataType, TimeUnit};
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyChunkedArray;
+
+use super::bucket::{chunks, ties};
+use super::released_parallel;
+use crate::error::{Error, Result};
+use crate::ingest::{self, encode_strings, is_string_type, Logical, NumericValues};
+use crate::rfm::{self, Amounts, Keys, Log, Monetary, TickScale};
+
+fn first_null(chunks: &[ArrayRef], column: &str) -> Result<()> {
+    let mut base = 0;
+    for chunk in chunks {
+        if let Some(nulls) = chunk.logical_nulls() {
+            if let Some(row) = nulls.iter().position(|ok| !ok) {
+                return Err(Error::invalid(format!("column '{column}' has a null at row {}", base + row)));
+            }
+        }
+        base += chunk.len();
+    }
+    Ok(())
+}
+
+fn column_type(chunks: &[ArrayRef]) -> Option<DataType> {
+    chunks.first().map(|c| c.data_type().clone())
+}
+
+/// Customer keys: 32/64-bit integer ids read in place, other integer ids
+/// widened, string ids coded by first appearance.
+enum KeyColumn {
+    InPlace(Vec<ArrayRef>),
+    Codes(Vec<u32>),
+    Widened(Vec<u64>),
+}
+
+impl KeyColumn {
+    fn read(chunks: Vec<ArrayRef>, column: &str) -> Result<Self> {
+        first_null(&chunks, column)?;
+        let data_type = column_type(&chunks).unwrap_or(DataType::UInt32);
+        if is_string_type(&data_type) {
+            return Ok(KeyColumn::Codes(encode_strings(&chunks, column)?.codes));
+        }
+        if matches!(data_type, DataType::UInt32 | DataType::UInt64 | DataType::Int64) {
+            return Ok(KeyColumn::InPlace(chunks));
+        }
+        match ingest::numeric_values(&chunks, column)? {
+            (Logical::Int, NumericValues::Int(values), _) => {
+                Ok(KeyColumn::Widened(values.into_iter().map(|v| v as u64).collect()))
+            }
+            _ => Err(Error::type_error(format!(
+                "user id column '{column}' has type {data_type}; expected an integer or string column"
+            ))),
+        }
+    }
+
+    fn pieces(&self) -> Vec<Keys<'_>> {
+        match self {
+            KeyColumn::InPlace(chunks) => chunks
+                .iter()
+                .map(|c| match c.data_type() {
+                    DataType::UInt32 => Keys::U32(c.as_primitive::<UInt32Type>().values()),
+                    DataType::UInt64 => Keys::U64(c.as_primitive::<UInt64Type>().values()),
+                    _ => Keys::I64(c.as_primitive::<Int64Type>().values()),
+                })
+                .collect(),
+            KeyColumn::Codes(codes) => vec![Keys::U32(codes)],
+            KeyColumn::Widened(values) => vec![Keys::U64(values)],
+        }
+    }
+}
+
+/// Timestamps read in place (any unit, or Date64 milliseconds); Date32 days
+/// widened to 64 bits.
+enum TsColumn {
+    InPlace(Vec<ArrayRef>, TickScale),
+    Days(Vec<i64>),
+}
+
+impl TsColumn {
+    fn read(chunks: Vec<ArrayRef>, column: &str) -> Result<Self> {
+        first_null(&chunks, column)?;
+        let ticks_per_second = match column_type(&chunks).unwrap_or(DataType::Timestamp(TimeUnit::Second, None)) {
+            DataType::Timestamp(TimeUnit::Second, _) => 1,
+            DataType::Timestamp(TimeUnit::Millisecond, _) | DataType::Date64 => 1_000,
+            DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000_000,
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => 1_000_000_000,
+            DataType::Date32 => {
+                let days = chunks.iter().flat_map(|c| c.as_primitive::<arrow_array::types::Date32Type>().values());
+                return Ok(TsColumn::Days(days.map(|&d| i64::from(d)).collect()));
+            }
+            other => {
+                return Err(Error::type_error(format!(
+                    "column '{column}' has type {other}; expected a timestamp or date column"
+                )))
+            }
+        };
+        Ok(TsColumn::InPlace(chunks, TickScale::from_ticks_per_second(ticks_per_second)))
+    }
+
+    fn scale(&self) -> TickScale {
+        match self {
+            TsColumn::InPlace(_, scale) => *scale,
+            TsColumn::Days(_) => TickScale::Mul(rfm::MICROS_PER_DAY),
+        }
+    }
+
+    fn pieces(&self) -> Vec<&[i64]> {
+        match self {
+            TsColumn::InPlace(chunks, _) => chunks
+                .iter()
+                .map(|c| -> &[i64] {
+                    match c.data_type() {
+                        DataType::Timestamp(TimeUnit::Second, _) => c.as_primitive::<TimestampSecondType>().values(),
+                        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                            c.as_primitive::<TimestampMillisecondType>().values()
+                        }
+                        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                            c.as_primitive::<TimestampMicrosecondType>().values()
+                        }
+                        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                            c.as_primitive::<TimestampNanosecondType>().values()
+                        }
+                        _ => c.as_primitive::<arrow_array::types::Date64Type>().values(),
+                    }
+                })
+                .collect(),
+            TsColumn::Days(days) => vec![days],
+        }
+    }
+}
+
+/// Amounts: float64 and int64 read in place; decimals as unscaled integers
+/// (the scale is kept); other numbers converted.
+enum AmountColumn {
+    InPlace(Vec<ArrayRef>),
+    Converted(NumericValues),
+}
+
+impl AmountColumn {
+    fn read(chunks: Vec<ArrayRef>, column: &str) -> Result<(Self, Option<i8>)> {
+        first_null(&chunks, column)?;
+        match column_type(&chunks) {
+            Some(DataType::Float64 | DataType::Int64) => return Ok((AmountColumn::InPlace(chunks), None)),
+            Some(DataType::Decimal128(_, scale)) => {
+                let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
+                for chunk in &chunks {
+                    for v in chunk.as_primitive::<Decimal128Type>().values().iter() {
+                        out.push(i64::try_from(*v).map_err(|_| {
+                            Error::invalid(format!(
+                                "column '{column}': amount at row {} is too large for an exact sum",
+                                out.len()
+                            ))
+                        })?);
+                    }
+                }
+                return Ok((AmountColumn::Converted(NumericValues::Int(out)), Some(scale)));
+            }
+            _ => {}
+        }
+        let (logical, values, _) = ingest::numeric_values(&chunks, column)?;
+        if !matches!(logical, Logical::Int | Logical::Float) {
+            return Err(Error::type_error(format!(
+                "column '{column}' must hold numbers (integers, floats or decimals)"
+            )));
+        }
+        Ok((AmountColumn::Converted(values), None))
+    }
+
+    fn pieces(&self) -> Vec<Amounts<'_>> {
+        match self {
+            AmountColumn::InPlace(chunks) => chunks
+                .iter()
+                .map(|c| match c.data_type() {
+                    DataType::Int64 => Amounts::Int(c.as_primitive::<Int64Type>().values()),
+                    _ => Amounts::Float(c.as_primitive::<Float64Type>().values()),
+                })
+                .collect(),
+            AmountColumn::Converted(NumericValues::Int(v)) => vec![Amounts::Int(v)],
+            AmountColumn::Converted(NumericValues::Float(v)) => vec![Amounts::Float(v)],
+        }
+    }
+}
+
+/// RFM aggregation and scores. Returns a dict of NumPy arrays plus metadata;
+/// the Python layer assembles the table and names the segments.
+#[pyfunction]
+#[pyo3(signature = (users, ts, amount, as_of, bins, ties_mode, columns))]
+#[allow(clippy::too_many_arguments)]
+pub fn rfm_scores<'py>(
+    py: Python<'py>,
+    users: PyChunkedArray,
+    ts: PyChunkedArray,
+    amount: PyChunkedArray,
+    as_of: i64,
+    bins: usize,
+    ties_mode: &str,
+    columns: (String, String, String),
+) -> PyResult<Bound<'py, PyDict>> {
+    let (users, ts, amount) = (chunks(users), chunks(ts), chunks(amount));
+    let how = ties(ties_mode)?;
+    let (user_column, ts_column, amount_column) = columns;
+    let (aggregated, scores, scale) = released_parallel(py, || {
+        let keys = KeyColumn::read(users, &user_column)?;
+        let stamps = TsColumn::read(ts, &ts_column)?;
+        let (amounts, scale) = AmountColumn::read(amount, &amount_column)?;
+        let log = Log::from_columns(&keys.pieces(), &stamps.pieces(), &amounts.pieces(), stamps.scale(), as_of)?;
+        let aggregated = rfm::aggregate(&log)?;
+        let scores = rfm::score(&aggregated, bins, how)?;
+        Ok((aggregated, scores, scale))
+    })?;
+    let out = PyDict::new(py);
+    out.set_item("first_row", PyArray1::from_vec(py, aggregated.first_row))?;
+    out.set_item("recency_days", PyArray1::from_vec(py, aggregated.recency_days))?;
+    out.set_item("frequency", PyArray1::from_vec(py, aggregated.frequency))?;
+    match aggregated.monetary {
+        Monetary::Int { sums, cents } => {
+            out.set_item("monetary", PyArray1::from_vec(py, sums))?;
+            let kind = match (cents, scale) {
+                (true, _) => "cents",
+                (false, Some(_)) => "decimal",
+                (false, None) => "int",
+            };
+            out.set_item("monetary_kind", kind)?;
+        }
+        Monetary::Float(sums) => {
+            out.set_item("monetary", PyArray1::from_vec(py, sums))?;
+            out.set_item("monetary_kind", "float")?;
+        }
+    }
+    out.set_item("scale", scale)?;
+    out.set_item("r", PyArray1::from_vec(py, scores.r))?;
+    out.set_item("f", PyArray1::from_vec(py, scores.f))?;
+    out.set_item("m", PyArray1::from_vec(py, scores.m))?;
+    out.set_item("levels", scores.levels)?;
+    Ok(out)
+}
