@@ -209,6 +209,10 @@ class RfmResult:
         return f"RfmResult({len(self):,} customers; {top})"
 
 
+# "000".."999": the code of scores below 10 is looked up, not formatted per customer.
+_THREE_DIGITS = pa.array([f"{i:03d}" for i in range(1000)])
+
+
 def _micros(as_of: Any) -> int:
     from ._store import _micros as to_micros
 
@@ -303,7 +307,7 @@ def rfm(
     if levels <= 9:
         # One digit per score: "545" is 5*100 + 4*10 + 5, cast once.
         number = r.astype(np.int16) * 100 + f.astype(np.int16) * 10 + m
-        code = pa.array(number).cast(pa.string())
+        code = _THREE_DIGITS.take(pa.array(number))
     else:
         code = pc.binary_join_element_wise(
             *(pa.array(score).cast(pa.string()) for score in (r, f, m)), pa.scalar("-")

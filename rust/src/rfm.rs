@@ -228,11 +228,15 @@ pub fn aggregate(log: &Log<'_>) -> Result<Aggregated> {
     if u32::try_from(rows).is_err() {
         return Err(Error::invalid(format!("the log has {rows} rows; RFM takes at most {} at once", u32::MAX)));
     }
+    // The largest key of any row (kept or not) sizes the table: a plain
+    // maximum vectorises, and a later row can only make the table larger.
     let max_key = log
         .batches
         .par_iter()
-        .map(|b| {
-            (0..b.ts.len()).filter(|&i| log.scale.micros(b.ts[i]) <= log.as_of).map(|i| b.keys.at(i)).max().unwrap_or(0)
+        .map(|b| match b.keys {
+            Keys::U32(k) => k.iter().max().map_or(0, |&m| u64::from(m)),
+            Keys::U64(k) => k.iter().max().copied().unwrap_or(0),
+            Keys::I64(k) => k.iter().map(|&v| v as u64).max().unwrap_or(0),
         })
         .max()
         .unwrap_or(0);
