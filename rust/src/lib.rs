@@ -1,6 +1,7 @@
 //! uoseg: a user-segmentation engine. The core (everything but `py`) is plain
 //! Rust with no Python in it; `py` holds the PyO3 bindings (feature `python`).
 
+pub mod algebra;
 pub mod build;
 pub mod error;
 pub mod ids;

@@ -29,7 +29,7 @@ pub struct Categorical {
 impl Categorical {
     pub fn non_null(&self) -> Bitmap {
         let all: Vec<&Bitmap> = self.values.values().map(|b| b.as_ref()).collect();
-        Bitmap::fast_or(&all)
+        crate::algebra::union(&all)
     }
 }
 
@@ -189,7 +189,7 @@ impl Store {
     pub fn attribute_in(&self, name: &str, values: &[String]) -> Result<Bitmap> {
         let attribute = self.attribute(name)?;
         let maps: Vec<&Bitmap> = values.iter().filter_map(|v| attribute.values.get(v)).map(|b| b.as_ref()).collect();
-        Ok(Bitmap::fast_or(&maps))
+        Ok(crate::algebra::union(&maps))
     }
 
     pub fn describe(&self) -> Vec<Description> {

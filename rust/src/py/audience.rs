@@ -361,7 +361,7 @@ pub fn union(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<PyAudie
     let audiences = collect(audiences)?;
     let universe = joint(&audiences)?;
     let maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap.as_ref()).collect();
-    let bitmap = released(py, || Ok(Bitmap::fast_or(&maps)))?;
+    let bitmap = released(py, || Ok(crate::algebra::union(&maps)))?;
     Ok(PyAudience::new(bitmap, universe))
 }
 

@@ -1,5 +1,7 @@
 //! Bindings of quantile bucketing (`qcut`, `cut`, `ntile`).
 
+use std::borrow::Cow;
+
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::DataType;
@@ -50,14 +52,18 @@ impl From<BucketFailure> for PyErr {
 }
 
 /// Values as f64 with NaN for nulls; integers beyond 2^53 cannot be bucketed exactly.
-fn float_values(chunks: &[ArrayRef], name: &str) -> Result<Vec<f64>> {
-    // Fast path: float64 without nulls is copied straight from the buffers.
+fn float_values<'a>(chunks: &'a [ArrayRef], name: &str) -> Result<Cow<'a, [f64]>> {
+    // Fast paths: float64 without nulls is read in place (one chunk, e.g. a
+    // NumPy array) or copied straight from the buffers.
     if chunks.iter().all(|c| c.data_type() == &DataType::Float64 && c.logical_nulls().is_none()) {
+        if let [only] = chunks {
+            return Ok(Cow::Borrowed(only.as_primitive::<arrow_array::types::Float64Type>().values()));
+        }
         let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
         for chunk in chunks {
             out.par_extend(chunk.as_primitive::<arrow_array::types::Float64Type>().values().par_iter().copied());
         }
-        return Ok(out);
+        return Ok(Cow::Owned(out));
     }
     let (_, values, valid) = ingest::numeric_values(chunks, name)?;
     let mut out: Vec<f64> = match values {
@@ -79,7 +85,7 @@ fn float_values(chunks: &[ArrayRef], name: &str) -> Result<Vec<f64>> {
     if let Some(valid) = valid {
         out.iter_mut().zip(valid).filter(|(_, ok)| !ok).for_each(|(x, _)| *x = f64::NAN);
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 pub(super) fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {

@@ -76,7 +76,7 @@ impl<'a> Executor<'a> {
             Plan::Or(children) => {
                 let done: Vec<(Arc<Bitmap>, Explained)> = children.iter().map(|c| self.run(c)).collect();
                 let maps: Vec<&Bitmap> = done.iter().map(|(b, _)| b.as_ref()).collect();
-                (Arc::new(Bitmap::fast_or(&maps)), "OR", done.into_iter().map(|(_, e)| e).collect())
+                (Arc::new(crate::algebra::union(&maps)), "OR", done.into_iter().map(|(_, e)| e).collect())
             }
             Plan::Xor(children) => {
                 let done: Vec<(Arc<Bitmap>, Explained)> = children.iter().map(|c| self.run(c)).collect();
@@ -154,7 +154,7 @@ impl<'a> Executor<'a> {
                     return values[0].clone();
                 }
                 let maps: Vec<&Bitmap> = values.iter().map(|b| b.as_ref()).collect();
-                Arc::new(Bitmap::fast_or(&maps))
+                Arc::new(crate::algebra::union(&maps))
             }
             Leaf::NoneOf { attribute, values } => {
                 let mut result = attribute.non_null();
