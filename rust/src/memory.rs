@@ -65,25 +65,3 @@ pub fn prefetch<T>(item: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = item;
 }
-
-/// Types for which all-zero bytes are a valid value (zero).
-///
-/// # Safety
-/// Implement only for such types.
-pub unsafe trait Zeroed: Copy {}
-
-// SAFETY: all-zero bytes are 0 (or 0.0) for these primitives.
-unsafe impl Zeroed for u32 {}
-unsafe impl Zeroed for i64 {}
-unsafe impl Zeroed for u64 {}
-unsafe impl Zeroed for f64 {}
-
-/// `vec![0; n]`, advised for huge pages: for the large outputs that are
-/// filled once in parallel (bucket codes, per-customer columns).
-pub fn zeroed<T: Zeroed>(n: usize) -> Vec<T> {
-    // SAFETY: `T: Zeroed`.
-    match unsafe { zeroed_vec::<T>(n) } {
-        Some(v) => v,
-        None => std::alloc::handle_alloc_error(std::alloc::Layout::new::<T>()),
-    }
-}
