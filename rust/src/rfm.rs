@@ -245,17 +245,17 @@ pub fn aggregate(log: &Log<'_>) -> Result<Aggregated> {
     if max_key < rows.max(1 << 20) as u64 {
         return aggregate_dense(log, max_key as usize + 1);
     }
-    let codes = appearance_codes(log);
+    let (codes, width) = appearance_codes(log);
     let batches = log.batches.iter().zip(&codes).map(|(b, c)| Batch { keys: Keys::U32(c), ..*b }).collect();
-    let width = codes.iter().flatten().filter(|&&c| c != u32::MAX).count();
     aggregate_dense(&Log { batches, ..*log }, width)
 }
 
 /// Dense codes 0.. by first appearance among the kept rows (`u32::MAX` for
-/// rows after as_of, which every key range skips).
-fn appearance_codes(log: &Log<'_>) -> Vec<Vec<u32>> {
+/// rows after as_of, which every key range skips), and how many codes there are.
+fn appearance_codes(log: &Log<'_>) -> (Vec<Vec<u32>>, usize) {
     let mut code_of: FxHashMap<u64, u32> = FxHashMap::default();
-    log.batches
+    let codes = log
+        .batches
         .iter()
         .map(|b| {
             (0..b.ts.len())
@@ -268,7 +268,8 @@ fn appearance_codes(log: &Log<'_>) -> Vec<Vec<u32>> {
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    (codes, code_of.len())
 }
 
 fn aggregate_dense(log: &Log<'_>, width: usize) -> Result<Aggregated> {
