@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import uoseg
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 AS_OF = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -33,7 +33,11 @@ class Population:
 @st.composite
 def populations(draw: st.DrawFn) -> Population:
     n = draw(st.integers(1, 60))
+    # Spread ids put users in many 2^16-id chunks (the fused executor splits
+    # chunks across threads from 16 chunks on).
+    stride = draw(st.sampled_from([1, 1, 70_001]))
     ids = draw(st.lists(st.integers(0, 10_000), min_size=n, max_size=n, unique=True))
+    ids = [user * stride for user in ids]
     rows = []
     for user in ids:
         row: Row = {"user_id": user}
@@ -424,26 +428,50 @@ def test_nan_is_null_and_floats_are_exact() -> None:
     assert store.range("x", gt=0.1, lt=0.3).ids().tolist() == []
 
 
+LARGE_QUERIES = {
+    "(a OR b) AND age BETWEEN 25 AND 35 AND last_active_days <= 30 AND NOT c": lambda m: (
+        (m["a"] | m["b"]) & (m["age"] >= 25) & (m["age"] <= 35) & (m["days"] <= 30) & ~m["c"]
+    ),
+    "(a AND b) OR (block AND NOT c)": lambda m: (m["a"] & m["b"]) | (m["block"] & ~m["c"]),
+    "a XOR block XOR (age > 60)": lambda m: m["a"] ^ m["block"] ^ (m["age"] > 60),
+    "NOT (b OR c) AND (a OR age < 20) AND (b OR c OR block)": lambda m: (
+        ~(m["b"] | m["c"]) & (m["a"] | (m["age"] < 20)) & (m["b"] | m["c"] | m["block"])
+    ),
+    "(a AND c) OR (a AND c AND last_active_days = 3) OR rare": lambda m: (
+        (m["a"] & m["c"]) | m["rare"]
+    ),
+    "ALL AND NOT rare AND age IS NOT NULL AND last_active_days != 1": lambda m: (
+        ~m["rare"] & (m["days"] != 1)
+    ),
+}
+
+
 def test_large_population_matches_numpy() -> None:
+    # 1.1 M users: 17 chunks, so queries run fused on several threads, over
+    # bitset (a, b), array (c, rare) and run (block) containers.
     rng = np.random.default_rng(1)
-    n = 200_000
+    n = 1_100_000
     ages = rng.integers(16, 71, n).astype(np.int8)
     days = rng.geometric(1 / 30, n).clip(0, 365).astype(np.int16)
-    tags = rng.random((3, n)) < np.array([[0.5], [0.3], [0.2]])
+    masks = {
+        "a": rng.random(n) < 0.5,
+        "b": rng.random(n) < 0.3,
+        "c": rng.random(n) < 0.04,
+        "rare": rng.random(n) < 0.001,
+        "block": (np.arange(n) % 300_000) < 120_000,
+        "age": ages,
+        "days": days,
+    }
     table = pa.table(
         {
             "user_id": np.arange(n, dtype=np.uint32),
             "age": ages,
             "last_active_days": days,
-            "a": tags[0],
-            "b": tags[1],
-            "c": tags[2],
+            **{name: masks[name] for name in ("a", "b", "c", "rare", "block")},
         }
     )
     store = uoseg.TagStore.from_wide(table)
-    got = store.query(
-        "(a OR b) AND age BETWEEN 25 AND 35 AND last_active_days <= 30 AND NOT c"
-    ).ids()
-    mask = (tags[0] | tags[1]) & (ages >= 25) & (ages <= 35) & (days <= 30) & ~tags[2]
-    assert np.array_equal(got, np.flatnonzero(mask).astype(np.uint32))
-    assume(True)
+    for text, expected in LARGE_QUERIES.items():
+        want = np.flatnonzero(expected(masks)).astype(np.uint32)
+        assert np.array_equal(store.query(text).ids(), want), text
+        assert store.count(text) == len(want), text

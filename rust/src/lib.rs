@@ -15,9 +15,11 @@ pub mod quantile;
 pub mod query;
 pub mod rank;
 pub mod rfm;
+pub mod roaring_view;
 pub mod split;
 pub mod store;
 pub mod suggest;
+pub mod words;
 
 #[cfg(feature = "python")]
 mod py;

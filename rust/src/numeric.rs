@@ -36,6 +36,7 @@
 //!   stored as they are, followed by a checksum. Loading validates the structure and rebuilds
 //!   nothing.
 
+use crate::words::{self, andnot_words, popcount, ContainerRef, Words, WORDS};
 use croaring::{Bitmap, Portable};
 use rayon::prelude::*;
 use std::cmp::Ordering;
@@ -375,8 +376,6 @@ const BLOCK: usize = 4096;
 // Roaring containers we can read (portable-format compatible)
 // ---------------------------------------------------------------------------------------------
 
-const WORDS: usize = 1024;
-type Words = [u64; WORDS];
 const ARRAY_MAX: usize = 4096;
 const COOKIE_NO_RUN: u32 = 12346;
 const COOKIE_RUN: u32 = 12347;
@@ -389,33 +388,6 @@ enum Container {
     Array(Vec<u16>),
     Bitset(Box<Words>),
     Run(Vec<(u16, u16)>),
-}
-
-fn popcount(w: &Words) -> u32 {
-    w.iter().map(|x| x.count_ones()).sum()
-}
-
-/// Set (or clear) bits a..=b of a chunk buffer.
-fn fill_range(w: &mut Words, a: u16, b: u16, set: bool) {
-    let (wa, wb) = ((a >> 6) as usize, (b >> 6) as usize);
-    let ma = !0u64 << (a & 63);
-    let mb = !0u64 >> (63 - (b & 63));
-    let apply = |x: &mut u64, m: u64| {
-        if set {
-            *x |= m
-        } else {
-            *x &= !m
-        }
-    };
-    if wa == wb {
-        apply(&mut w[wa], ma & mb);
-    } else {
-        apply(&mut w[wa], ma);
-        for x in &mut w[wa + 1..wb] {
-            *x = if set { !0 } else { 0 };
-        }
-        apply(&mut w[wb], mb);
-    }
 }
 
 impl Container {
@@ -545,123 +517,30 @@ fn write_words(out: &mut Vec<u8>, w: &Words) {
     }
 }
 
-// Word-buffer operations of the fused evaluator. `None` is an empty container.
+// Word-buffer operations of the fused evaluator (see `words`). `None` is an empty container.
 
-fn load(r: &mut Words, c: Option<&Container>) {
-    match c {
-        None => r.fill(0),
-        Some(Container::Bitset(w)) => r.copy_from_slice(&w[..]),
-        Some(Container::Array(a)) => {
-            r.fill(0);
-            for &x in a {
-                r[(x >> 6) as usize] |= 1u64 << (x & 63);
-            }
-        }
-        Some(Container::Run(runs)) => {
-            r.fill(0);
-            for &(s, e) in runs {
-                fill_range(r, s, e, true);
-            }
-        }
-    }
+fn view(c: Option<&Container>) -> Option<ContainerRef<'_>> {
+    c.map(|c| match c {
+        Container::Array(a) => ContainerRef::Array(a),
+        Container::Bitset(w) => ContainerRef::Bitset(w),
+        Container::Run(r) => ContainerRef::Runs(r),
+    })
 }
 
-/// r &= c; returns whether r is non-empty afterwards.
+fn load(r: &mut Words, c: Option<&Container>) {
+    words::load(r, view(c))
+}
+
 fn and(r: &mut Words, c: Option<&Container>, tmp: &mut Words) -> bool {
-    match c {
-        None => {
-            r.fill(0);
-            false
-        }
-        Some(Container::Bitset(w)) => {
-            let mut any = 0;
-            for (x, y) in r.iter_mut().zip(w.iter()) {
-                *x &= *y;
-                any |= *x;
-            }
-            any != 0
-        }
-        Some(Container::Array(a)) => {
-            tmp.fill(0);
-            let mut any = false;
-            for &x in a {
-                let (i, m) = ((x >> 6) as usize, 1u64 << (x & 63));
-                if r[i] & m != 0 {
-                    tmp[i] |= m;
-                    any = true;
-                }
-            }
-            r.copy_from_slice(&tmp[..]);
-            any
-        }
-        Some(Container::Run(runs)) => {
-            // Clear the gaps between runs.
-            let mut next = 0u32; // first id not yet known to be inside a run
-            for &(s, e) in runs {
-                if (s as u32) > next {
-                    fill_range(r, next as u16, s - 1, false);
-                }
-                next = e as u32 + 1;
-            }
-            if next <= 0xFFFF {
-                fill_range(r, next as u16, 0xFFFF, false);
-            }
-            r.iter().any(|&x| x != 0)
-        }
-    }
+    words::and(r, view(c), tmp)
 }
 
 fn or(r: &mut Words, c: Option<&Container>) {
-    match c {
-        None => {}
-        Some(Container::Bitset(w)) => {
-            for (x, y) in r.iter_mut().zip(w.iter()) {
-                *x |= *y;
-            }
-        }
-        Some(Container::Array(a)) => {
-            for &x in a {
-                r[(x >> 6) as usize] |= 1u64 << (x & 63);
-            }
-        }
-        Some(Container::Run(runs)) => {
-            for &(s, e) in runs {
-                fill_range(r, s, e, true);
-            }
-        }
-    }
+    words::or(r, view(c))
 }
 
-/// r &= !c; returns whether r is non-empty afterwards.
 fn andnot(r: &mut Words, c: Option<&Container>) -> bool {
-    match c {
-        None => {}
-        Some(Container::Bitset(w)) => {
-            let mut any = 0;
-            for (x, y) in r.iter_mut().zip(w.iter()) {
-                *x &= !*y;
-                any |= *x;
-            }
-            return any != 0;
-        }
-        Some(Container::Array(a)) => {
-            for &x in a {
-                r[(x >> 6) as usize] &= !(1u64 << (x & 63));
-            }
-        }
-        Some(Container::Run(runs)) => {
-            for &(s, e) in runs {
-                fill_range(r, s, e, false);
-            }
-        }
-    }
-    r.iter().any(|&x| x != 0)
-}
-
-fn andnot_words(r: &mut Words, other: &Words) {
-    for (x, y) in r.iter_mut().zip(other.iter()) {
-        *x &= !*y;
-    }
+    words::andnot(r, view(c))
 }
 
 /// A bitmap as sorted chunk keys and containers, with running cardinalities for rank lookups.
@@ -897,7 +776,7 @@ fn segments<T>(items: &[T], id: impl Fn(&T) -> u32) -> Vec<(u16, usize, usize)> 
 /// Writes query results chunk by chunk directly as portable bytes. Room for the largest
 /// possible header is reserved in front of the payloads; the real header is written right
 /// before them at the end, so the payload bytes are never copied again.
-struct Output {
+pub(crate) struct Output {
     body: Vec<u8>,
     reserved: usize,
     dir: Vec<(u16, u32)>,
@@ -905,14 +784,14 @@ struct Output {
 
 impl Output {
     /// `max_bytes` bounds the payload (2 bytes per candidate user covers arrays and bitsets).
-    fn new(max_chunks: usize, max_bytes: usize) -> Output {
+    pub(crate) fn new(max_chunks: usize, max_bytes: usize) -> Output {
         let reserved = 8 + 8 * max_chunks;
         let mut body = Vec::with_capacity(reserved + max_bytes);
         body.resize(reserved, 0);
         Output { body, reserved, dir: Vec::new() }
     }
 
-    fn push(&mut self, key: u16, w: &Words) {
+    pub(crate) fn push(&mut self, key: u16, w: &Words) {
         let card = popcount(w);
         if card == 0 {
             return;
@@ -952,7 +831,7 @@ impl Output {
         self.dir.push((key, card));
     }
 
-    fn finish(mut self) -> Bitmap {
+    pub(crate) fn finish(mut self) -> Bitmap {
         let n = self.dir.len();
         let header = 8 + 8 * n;
         let mut head = Vec::with_capacity(header);
@@ -1287,6 +1166,87 @@ fn eq_chunk(c: u32, ebm: Option<&Container>, slices: &[Option<&Container>], r: &
     }
 }
 
+/// Scratch buffers for evaluating a predicate on one chunk.
+pub struct ChunkScratch {
+    r2: Box<Words>,
+    tmp: Box<Words>,
+}
+
+impl ChunkScratch {
+    pub fn new() -> Self {
+        ChunkScratch { r2: Box::new([0u64; WORDS]), tmp: Box::new([0u64; WORDS]) }
+    }
+}
+
+impl Default for ChunkScratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A predicate of one numeric column evaluated one chunk at a time, chunks in
+/// ascending key order (each slice keeps a cursor). The fused query executor
+/// combines it with other operands chunk by chunk.
+pub struct PredicateChunks<'a> {
+    inner: &'a Inner,
+    plan: Plan,
+    ebm_cursor: usize,
+    cursors: Vec<usize>,
+    current: Vec<Option<&'a Container>>,
+}
+
+impl<'a> PredicateChunks<'a> {
+    fn new(inner: &'a Inner, plan: Plan) -> Self {
+        let k = inner.slices.len();
+        PredicateChunks { inner, plan, ebm_cursor: 0, cursors: vec![0; k], current: vec![None; k] }
+    }
+
+    /// r = the users of chunk `key` that satisfy the predicate; false if none.
+    pub fn eval(&mut self, key: u16, r: &mut Words, scratch: &mut ChunkScratch) -> bool {
+        let ec = &self.inner.ebm_chunks;
+        while self.ebm_cursor < ec.keys.len() && ec.keys[self.ebm_cursor] < key {
+            self.ebm_cursor += 1;
+        }
+        let e = match ec.keys.get(self.ebm_cursor) {
+            Some(&k) if k == key => ec.conts.get(self.ebm_cursor),
+            _ => None,
+        };
+        if e.is_none() || matches!(self.plan, Plan::Empty) {
+            r.fill(0);
+            return false;
+        }
+        for ((s, pos), slot) in self.inner.slices.iter().zip(&mut self.cursors).zip(&mut self.current) {
+            while *pos < s.keys.len() && s.keys[*pos] < key {
+                *pos += 1;
+            }
+            *slot = (s.keys.get(*pos) == Some(&key)).then(|| &s.conts[*pos]);
+        }
+        let (cur, r2, tmp) = (&self.current, &mut scratch.r2, &mut scratch.tmp);
+        match self.plan {
+            Plan::Empty => {}
+            Plan::All => load(r, e),
+            Plan::Ge(c) => ge_chunk(c, cur, r, tmp),
+            Plan::Lt(c) => {
+                ge_chunk(c, cur, r2, tmp);
+                load(r, e);
+                andnot_words(r, r2);
+            }
+            Plan::Between(lo, hi) => {
+                ge_chunk(lo, cur, r, tmp);
+                ge_chunk(hi, cur, r2, tmp);
+                andnot_words(r, r2);
+            }
+            Plan::Eq(c) => eq_chunk(c, e, cur, r, tmp),
+            Plan::Ne(c) => {
+                eq_chunk(c, e, cur, r2, tmp);
+                load(r, e);
+                andnot_words(r, r2);
+            }
+        }
+        !words::is_empty(r)
+    }
+}
+
 impl Inner {
     fn plan_range(&self, lo: usize, hi: usize) -> Plan {
         let d = self.values.len();
@@ -1312,42 +1272,14 @@ impl Inner {
             Plan::All => return self.ebm.clone(),
             _ => {}
         }
-        let k = self.slices.len();
-        let mut cursors = vec![0usize; k];
-        let mut cur: Vec<Option<&Container>> = vec![None; k];
+        let mut chunks = PredicateChunks::new(self, plan);
         let mut r = Box::new([0u64; WORDS]);
-        let mut r2 = Box::new([0u64; WORDS]);
-        let mut tmp = Box::new([0u64; WORDS]);
+        let mut scratch = ChunkScratch::new();
         let mut out = Output::new(self.ebm_chunks.keys.len(), 2 * self.codes.len);
-        for (&key, ebm_c) in self.ebm_chunks.keys.iter().zip(&self.ebm_chunks.conts) {
-            for ((s, pos), slot) in self.slices.iter().zip(&mut cursors).zip(&mut cur) {
-                while *pos < s.keys.len() && s.keys[*pos] < key {
-                    *pos += 1;
-                }
-                *slot = (s.keys.get(*pos) == Some(&key)).then(|| &s.conts[*pos]);
+        for &key in &self.ebm_chunks.keys {
+            if chunks.eval(key, &mut r, &mut scratch) {
+                out.push(key, &r);
             }
-            let e = Some(ebm_c);
-            match plan {
-                Plan::Ge(c) => ge_chunk(c, &cur, &mut r, &mut tmp),
-                Plan::Lt(c) => {
-                    ge_chunk(c, &cur, &mut r2, &mut tmp);
-                    load(&mut r, e);
-                    andnot_words(&mut r, &r2);
-                }
-                Plan::Between(lo, hi) => {
-                    ge_chunk(lo, &cur, &mut r, &mut tmp);
-                    ge_chunk(hi, &cur, &mut r2, &mut tmp);
-                    andnot_words(&mut r, &r2);
-                }
-                Plan::Eq(c) => eq_chunk(c, e, &cur, &mut r, &mut tmp),
-                Plan::Ne(c) => {
-                    eq_chunk(c, e, &cur, &mut r2, &mut tmp);
-                    load(&mut r, e);
-                    andnot_words(&mut r, &r2);
-                }
-                Plan::Empty | Plan::All => {}
-            }
-            out.push(key, &r);
         }
         out.finish()
     }
@@ -1553,18 +1485,32 @@ impl NumericColumn {
     /// Users with `low (<= or <) value (<= or <) high`; None = unbounded. Nulls never match, a
     /// NaN bound matches nothing, and low > high gives the empty set.
     pub fn range(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> Bitmap {
+        self.inner.execute(self.range_plan(low, high))
+    }
+
+    /// The same predicate as [`Self::range`], for chunk-at-a-time evaluation.
+    pub fn range_chunks(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> PredicateChunks<'_> {
+        PredicateChunks::new(&self.inner, self.range_plan(low, high))
+    }
+
+    /// The users a range can hold at most (the non-null users), to order operands.
+    pub fn non_null_count(&self) -> u64 {
+        self.inner.ebm.cardinality()
+    }
+
+    fn range_plan(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> Plan {
         let v = &self.inner.values;
         let lo = match low {
             None => 0,
-            Some((c, _)) if scalar_is_nan(c) => return Bitmap::new(),
+            Some((c, _)) if scalar_is_nan(c) => return Plan::Empty,
             Some((c, inclusive)) => v.lower_code(norm_scalar(c), inclusive),
         };
         let hi = match high {
             None => v.len(),
-            Some((c, _)) if scalar_is_nan(c) => return Bitmap::new(),
+            Some((c, _)) if scalar_is_nan(c) => return Plan::Empty,
             Some((c, inclusive)) => v.upper_code(norm_scalar(c), inclusive),
         };
-        self.inner.execute(self.inner.plan_range(lo, hi))
+        self.inner.plan_range(lo, hi)
     }
 
     /// Users whose value equals `value` exactly (0.0 == -0.0; NaN matches nothing).

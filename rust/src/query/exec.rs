@@ -55,6 +55,10 @@ impl<'a> Executor<'a> {
         Executor { universe, memo: HashMap::new() }
     }
 
+    pub fn universe(&self) -> &'a Arc<Bitmap> {
+        self.universe
+    }
+
     pub fn run(&mut self, plan: &Plan) -> (Arc<Bitmap>, Explained) {
         let started = Instant::now();
         let label = plan.label();
@@ -146,7 +150,7 @@ impl<'a> Executor<'a> {
         (result, children)
     }
 
-    fn leaf(&self, leaf: &Leaf) -> Arc<Bitmap> {
+    pub(super) fn leaf(&self, leaf: &Leaf) -> Arc<Bitmap> {
         match leaf {
             Leaf::Bitmap(bitmap) => bitmap.clone(),
             Leaf::AnyOf(values) => {

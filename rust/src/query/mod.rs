@@ -8,6 +8,7 @@ pub mod ast;
 pub mod display;
 pub mod error;
 pub mod exec;
+mod fused;
 pub mod lexer;
 pub mod parser;
 pub mod plan;
@@ -74,12 +75,20 @@ pub fn plan(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<plan
 
 pub fn evaluate(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<Arc<Bitmap>> {
     let plan = plan(store, text, as_of)?;
-    Ok(exec::Executor::new(&store.universe().users).run(&plan).0)
+    let mut executor = exec::Executor::new(&store.universe().users);
+    Ok(match fused::evaluate(&plan, &mut executor) {
+        Some(users) => Arc::new(users),
+        None => executor.run(&plan).0,
+    })
 }
 
 pub fn count(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<u64> {
     let plan = plan(store, text, as_of)?;
-    Ok(exec::Executor::new(&store.universe().users).count(&plan))
+    let mut executor = exec::Executor::new(&store.universe().users);
+    Ok(match fused::count(&plan, &mut executor) {
+        Some(count) => count,
+        None => executor.count(&plan),
+    })
 }
 
 pub fn explain(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<exec::Explained> {

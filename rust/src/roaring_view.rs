@@ -1,0 +1,220 @@
+//! Read access to the containers of a CRoaring bitmap, for the fused query
+//! executor (`query::fused`), which combines many bitmaps one chunk at a time
+//! without building intermediate bitmaps.
+//!
+//! The croaring crate does not expose containers, so this mirrors CRoaring's
+//! documented in-memory layout (`roaring_array_t` and the three container
+//! structs of CRoaring 4/5; `Bitmap` is `repr(transparent)` over
+//! `roaring_bitmap_t`). The layout is checked once per process against
+//! bitmaps of every container kind; if it ever differs (a CRoaring upgrade),
+//! [`RoaringView::new`] returns `None` and callers use CRoaring's own
+//! operations instead.
+
+use std::ffi::c_void;
+use std::sync::OnceLock;
+
+use croaring::Bitmap;
+
+use crate::words::{ContainerRef, Words, WORDS};
+
+const BITSET: u8 = 1;
+const ARRAY: u8 = 2;
+const RUN: u8 = 3;
+const SHARED: u8 = 4;
+
+#[repr(C)]
+struct RoaringArray {
+    size: i32,
+    allocation_size: i32,
+    containers: *const *const c_void,
+    keys: *const u16,
+    typecodes: *const u8,
+    flags: u8,
+}
+
+#[repr(C)]
+struct BitsetContainer {
+    cardinality: i32,
+    words: *const u64,
+}
+
+#[repr(C)]
+struct ArrayContainer {
+    cardinality: i32,
+    capacity: i32,
+    array: *const u16,
+}
+
+#[repr(C)]
+struct RunContainer {
+    n_runs: i32,
+    capacity: i32,
+    runs: *const [u16; 2],
+}
+
+#[repr(C)]
+struct SharedContainer {
+    container: *const c_void,
+    typecode: u8,
+}
+
+/// The chunk keys and containers of one bitmap, borrowed from it.
+#[derive(Clone, Copy)]
+pub struct RoaringView<'a> {
+    keys: &'a [u16],
+    containers: &'a [*const c_void],
+    typecodes: &'a [u8],
+}
+
+// SAFETY: the view only reads the bitmap it borrows, which is immutable while
+// borrowed; croaring's Bitmap is itself Sync.
+unsafe impl Send for RoaringView<'_> {}
+unsafe impl Sync for RoaringView<'_> {}
+
+impl<'a> RoaringView<'a> {
+    /// A view of `bitmap`, or `None` where this build cannot read CRoaring's layout.
+    pub fn new(bitmap: &'a Bitmap) -> Option<Self> {
+        if !layout_matches() {
+            return None;
+        }
+        // SAFETY: the layout check passed, so `Bitmap` starts with a
+        // `roaring_array_t` as mirrored above.
+        unsafe { Self::read(bitmap) }
+    }
+
+    /// # Safety
+    /// `bitmap` must have the mirrored layout.
+    unsafe fn read(bitmap: &'a Bitmap) -> Option<Self> {
+        let raw = unsafe { &*(bitmap as *const Bitmap).cast::<RoaringArray>() };
+        let n = usize::try_from(raw.size).ok()?;
+        if n == 0 {
+            return Some(RoaringView { keys: &[], containers: &[], typecodes: &[] });
+        }
+        if raw.keys.is_null() || raw.containers.is_null() || raw.typecodes.is_null() || raw.size > raw.allocation_size {
+            return None;
+        }
+        // SAFETY: CRoaring keeps `size` keys, container pointers and typecodes.
+        unsafe {
+            Some(RoaringView {
+                keys: std::slice::from_raw_parts(raw.keys, n),
+                containers: std::slice::from_raw_parts(raw.containers, n),
+                typecodes: std::slice::from_raw_parts(raw.typecodes, n),
+            })
+        }
+    }
+
+    pub fn keys(&self) -> &'a [u16] {
+        self.keys
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The container at position `i` (`None` if out of range or unreadable).
+    pub fn container(&self, i: usize) -> Option<ContainerRef<'a>> {
+        let (mut code, mut ptr) = (*self.typecodes.get(i)?, *self.containers.get(i)?);
+        if code == SHARED && !ptr.is_null() {
+            // SAFETY: a shared container wraps one container of another kind.
+            let shared = unsafe { &*ptr.cast::<SharedContainer>() };
+            (code, ptr) = (shared.typecode, shared.container);
+        }
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: the typecode names the struct behind the pointer; the
+        // counts bound the buffers CRoaring allocated for them.
+        unsafe {
+            match code {
+                BITSET => {
+                    let c = &*ptr.cast::<BitsetContainer>();
+                    (!c.words.is_null()).then(|| ContainerRef::Bitset(&*c.words.cast::<Words>()))
+                }
+                ARRAY => {
+                    let c = &*ptr.cast::<ArrayContainer>();
+                    let n = usize::try_from(c.cardinality).ok().filter(|&n| n <= 4096)?;
+                    (n == 0 || !c.array.is_null())
+                        .then(|| ContainerRef::Array(if n == 0 { &[] } else { std::slice::from_raw_parts(c.array, n) }))
+                }
+                RUN => {
+                    let c = &*ptr.cast::<RunContainer>();
+                    let n = usize::try_from(c.n_runs).ok().filter(|&n| n <= 32_768)?;
+                    (n == 0 || !c.runs.is_null()).then(|| {
+                        ContainerRef::RunLengths(if n == 0 { &[] } else { std::slice::from_raw_parts(c.runs, n) })
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+
+    /// Position of `key` at or after `from` (keys ascend), for cursor scans.
+    pub fn seek(&self, key: u16, from: &mut usize) -> Option<usize> {
+        while *from < self.keys.len() && self.keys[*from] < key {
+            *from += 1;
+        }
+        (self.keys.get(*from) == Some(&key)).then_some(*from)
+    }
+}
+
+/// Whether the mirrored layout reads bitmaps of every container kind back
+/// exactly; checked once.
+fn layout_matches() -> bool {
+    static MATCHES: OnceLock<bool> = OnceLock::new();
+    *MATCHES.get_or_init(|| {
+        let mut sample = Bitmap::new();
+        sample.add_many(&[1, 5, 1000]); // array
+        sample.add_range(70_000..=70_100); // run after run_optimize
+        sample.add_range(140_000..=140_000 + 70_000); // long run
+        for x in (200_000..265_000).step_by(3) {
+            sample.add(x); // bitset
+        }
+        sample.run_optimize();
+        let plain = {
+            let mut b = Bitmap::new();
+            b.add_many(&(300_000..310_000).step_by(2).collect::<Vec<_>>());
+            b
+        };
+        [sample, plain].iter().all(|b| {
+            // SAFETY: reading is what is being checked; `read` only follows
+            // pointers that the mirrored layout says are there, and a wrong
+            // layout shows up in the keys or counts before any payload is read.
+            let Some(view) = (unsafe { RoaringView::read(b) }) else { return false };
+            let expected = b.to_vec();
+            let mut got = Vec::new();
+            let mut words = Box::new([0u64; WORDS]);
+            for (i, &key) in view.keys.iter().enumerate() {
+                let Some(c) = view.container(i) else { return false };
+                crate::words::load(&mut words, Some(c));
+                for (w, &x) in words.iter().enumerate() {
+                    let mut x = x;
+                    while x != 0 {
+                        got.push((u32::from(key) << 16) | (w as u32) << 6 | x.trailing_zeros());
+                        x &= x - 1;
+                    }
+                }
+            }
+            got == expected
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_of_this_croaring_is_understood() {
+        assert!(layout_matches());
+        let b = Bitmap::of(&[7, 65_536 + 9]);
+        let view = RoaringView::new(&b).unwrap();
+        assert_eq!(view.keys(), &[0, 1]);
+        assert!(matches!(view.container(1), Some(ContainerRef::Array(&[9]))));
+        let empty = Bitmap::new();
+        assert!(RoaringView::new(&empty).unwrap().is_empty());
+    }
+}

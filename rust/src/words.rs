@@ -1,0 +1,228 @@
+//! The chunk kernel: one 2^16-id chunk of a bitmap as a buffer of 1024 words,
+//! and the operations that combine a Roaring container (array, bitset or run)
+//! into such a buffer. The numeric index and the fused query executor both
+//! evaluate whole expressions this way, one chunk at a time in L1, instead of
+//! materialising an intermediate bitmap per operation.
+
+pub const WORDS: usize = 1024;
+pub type Words = [u64; WORDS];
+
+/// A borrowed Roaring container.
+#[derive(Clone, Copy, Debug)]
+pub enum ContainerRef<'a> {
+    /// Sorted distinct low 16 bits.
+    Array(&'a [u16]),
+    Bitset(&'a Words),
+    /// Runs as inclusive (start, end) pairs.
+    Runs(&'a [(u16, u16)]),
+    /// Runs as (start, length) pairs, the run covering start..=start + length
+    /// (CRoaring's in-memory layout).
+    RunLengths(&'a [[u16; 2]]),
+}
+
+impl ContainerRef<'_> {
+    fn for_each_run(self, mut f: impl FnMut(u16, u16)) {
+        match self {
+            ContainerRef::Runs(runs) => runs.iter().for_each(|&(s, e)| f(s, e)),
+            ContainerRef::RunLengths(runs) => runs.iter().for_each(|&[s, len]| f(s, s.saturating_add(len))),
+            ContainerRef::Array(_) | ContainerRef::Bitset(_) => {}
+        }
+    }
+}
+
+pub fn popcount(w: &Words) -> u32 {
+    w.iter().map(|x| x.count_ones()).sum()
+}
+
+pub fn is_empty(w: &Words) -> bool {
+    w.iter().all(|&x| x == 0)
+}
+
+/// Set (or clear) bits a..=b of a chunk buffer.
+pub fn fill_range(w: &mut Words, a: u16, b: u16, set: bool) {
+    let (wa, wb) = ((a >> 6) as usize, (b >> 6) as usize);
+    let ma = !0u64 << (a & 63);
+    let mb = !0u64 >> (63 - (b & 63));
+    let apply = |x: &mut u64, m: u64| {
+        if set {
+            *x |= m
+        } else {
+            *x &= !m
+        }
+    };
+    if wa == wb {
+        apply(&mut w[wa], ma & mb);
+    } else {
+        apply(&mut w[wa], ma);
+        for x in &mut w[wa + 1..wb] {
+            *x = if set { !0 } else { 0 };
+        }
+        apply(&mut w[wb], mb);
+    }
+}
+
+/// r = c. `None` is an empty container.
+pub fn load(r: &mut Words, c: Option<ContainerRef<'_>>) {
+    match c {
+        None => r.fill(0),
+        Some(ContainerRef::Bitset(w)) => r.copy_from_slice(&w[..]),
+        Some(ContainerRef::Array(a)) => {
+            r.fill(0);
+            for &x in a {
+                r[(x >> 6) as usize] |= 1u64 << (x & 63);
+            }
+        }
+        Some(runs) => {
+            r.fill(0);
+            runs.for_each_run(|s, e| fill_range(r, s, e, true));
+        }
+    }
+}
+
+/// r &= c; returns whether r is non-empty afterwards.
+pub fn and(r: &mut Words, c: Option<ContainerRef<'_>>, tmp: &mut Words) -> bool {
+    match c {
+        None => {
+            r.fill(0);
+            false
+        }
+        Some(ContainerRef::Bitset(w)) => {
+            let mut any = 0;
+            for (x, y) in r.iter_mut().zip(w.iter()) {
+                *x &= *y;
+                any |= *x;
+            }
+            any != 0
+        }
+        Some(ContainerRef::Array(a)) => {
+            tmp.fill(0);
+            let mut any = false;
+            for &x in a {
+                let (i, m) = ((x >> 6) as usize, 1u64 << (x & 63));
+                if r[i] & m != 0 {
+                    tmp[i] |= m;
+                    any = true;
+                }
+            }
+            r.copy_from_slice(&tmp[..]);
+            any
+        }
+        Some(runs) => {
+            // Clear the gaps between runs.
+            let mut next = 0u32; // first id not yet known to be inside a run
+            runs.for_each_run(|s, e| {
+                if (s as u32) > next {
+                    fill_range(r, next as u16, s - 1, false);
+                }
+                next = e as u32 + 1;
+            });
+            if next <= 0xFFFF {
+                fill_range(r, next as u16, 0xFFFF, false);
+            }
+            !is_empty(r)
+        }
+    }
+}
+
+/// r |= c.
+pub fn or(r: &mut Words, c: Option<ContainerRef<'_>>) {
+    match c {
+        None => {}
+        Some(ContainerRef::Bitset(w)) => {
+            for (x, y) in r.iter_mut().zip(w.iter()) {
+                *x |= *y;
+            }
+        }
+        Some(ContainerRef::Array(a)) => {
+            for &x in a {
+                r[(x >> 6) as usize] |= 1u64 << (x & 63);
+            }
+        }
+        Some(runs) => runs.for_each_run(|s, e| fill_range(r, s, e, true)),
+    }
+}
+
+/// r &= !c; returns whether r is non-empty afterwards.
+pub fn andnot(r: &mut Words, c: Option<ContainerRef<'_>>) -> bool {
+    match c {
+        None => {}
+        Some(ContainerRef::Bitset(w)) => {
+            let mut any = 0;
+            for (x, y) in r.iter_mut().zip(w.iter()) {
+                *x &= !*y;
+                any |= *x;
+            }
+            return any != 0;
+        }
+        Some(ContainerRef::Array(a)) => {
+            for &x in a {
+                r[(x >> 6) as usize] &= !(1u64 << (x & 63));
+            }
+        }
+        Some(runs) => runs.for_each_run(|s, e| fill_range(r, s, e, false)),
+    }
+    !is_empty(r)
+}
+
+/// r &= other; returns whether r is non-empty afterwards.
+pub fn and_words(r: &mut Words, other: &Words) -> bool {
+    let mut any = 0;
+    for (x, y) in r.iter_mut().zip(other.iter()) {
+        *x &= *y;
+        any |= *x;
+    }
+    any != 0
+}
+
+pub fn or_words(r: &mut Words, other: &Words) {
+    for (x, y) in r.iter_mut().zip(other.iter()) {
+        *x |= *y;
+    }
+}
+
+pub fn xor_words(r: &mut Words, other: &Words) {
+    for (x, y) in r.iter_mut().zip(other.iter()) {
+        *x ^= *y;
+    }
+}
+
+/// r &= !other; returns whether r is non-empty afterwards.
+pub fn andnot_words(r: &mut Words, other: &Words) -> bool {
+    let mut any = 0;
+    for (x, y) in r.iter_mut().zip(other.iter()) {
+        *x &= !*y;
+        any |= *x;
+    }
+    any != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(w: &Words) -> Vec<u16> {
+        (0..=u16::MAX).filter(|&x| w[(x >> 6) as usize] >> (x & 63) & 1 == 1).collect()
+    }
+
+    #[test]
+    fn containers_of_every_kind_combine_alike() {
+        let array = [3u16, 64, 65, 1000];
+        let runs = [(60u16, 70u16), (999, 1001)];
+        let lengths = [[60u16, 10u16], [999, 2]];
+        let mut bits = Box::new([0u64; WORDS]);
+        load(&mut bits, Some(ContainerRef::Runs(&runs)));
+        let mut r = Box::new([0u64; WORDS]);
+        let mut tmp = Box::new([0u64; WORDS]);
+        for c in [ContainerRef::Runs(&runs), ContainerRef::RunLengths(&lengths), ContainerRef::Bitset(&bits)] {
+            load(&mut r, Some(ContainerRef::Array(&array)));
+            assert!(and(&mut r, Some(c), &mut tmp));
+            assert_eq!(ids(&r), vec![64, 65, 1000]);
+            load(&mut r, Some(ContainerRef::Array(&array)));
+            assert!(andnot(&mut r, Some(c)));
+            assert_eq!(ids(&r), vec![3]);
+            load(&mut r, Some(ContainerRef::Array(&array)));
+            or(&mut r, Some(c));
+            assert_eq!(popcount(&r), 11 + 3 + 1);
+        }
+    }
+}
