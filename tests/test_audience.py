@@ -60,6 +60,53 @@ def test_algebra_matches_python_sets(
         assert x in A
 
 
+OPERATORS = ["&", "|", "-", "^", "~"]
+
+
+@st.composite
+def expression_steps(draw: st.DrawFn) -> list[tuple[str, int, int]]:
+    """A program of audience operations: (operator, left slot, right slot)."""
+    return draw(
+        st.lists(
+            st.tuples(st.sampled_from(OPERATORS), st.integers(0, 99), st.integers(0, 99)),
+            min_size=1,
+            max_size=60,
+        )
+    )
+
+
+@given(a=id_sets, b=id_sets, c=id_sets, extra=id_sets, steps=expression_steps())
+def test_chained_lazy_algebra_matches_python_sets(
+    a: set[int], b: set[int], c: set[int], extra: set[int], steps: list[tuple[str, int, int]]
+) -> None:
+    # Combined audiences are evaluated lazily (fused, chunk by chunk) and long
+    # chains are built part-way; counts come before and after building.
+    store = store_of({"a": a, "b": b, "c": c}, extra)
+    universe = a | b | c | extra
+    slots: list[tuple[uoseg.Audience, set[int]]] = [
+        (store.tag("a"), a),
+        (store.tag("b"), b),
+        (store.tag("c"), c),
+    ]
+    for op, i, j in steps:
+        (x, xs), (y, ys) = slots[i % len(slots)], slots[j % len(slots)]
+        if op == "&":
+            slots.append((x & y, xs & ys))
+        elif op == "|":
+            slots.append((x | y, xs | ys))
+        elif op == "-":
+            slots.append((x - y, xs - ys))
+        elif op == "^":
+            slots.append((x ^ y, xs ^ ys))
+        else:
+            slots.append((~x, universe - xs))
+    for audience, expected in slots[3:]:
+        assert audience.count() == len(expected)
+    for audience, expected in slots[3:]:
+        assert audience.ids().tolist() == sorted(expected)
+        assert len(audience) == len(expected)
+
+
 @given(ids=id_sets)
 def test_serialize_is_byte_identical_to_pyroaring(ids: set[int]) -> None:
     store = store_of({"x": ids})

@@ -1,7 +1,7 @@
 //! `uoseg.Audience`: an immutable bitmap of users that knows the universe and
 //! the id dictionary of the store it came from.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{ArrayRef, Int64Array, StringArray, UInt32Array, UInt64Array};
 use croaring::Bitmap;
@@ -14,22 +14,57 @@ use super::{released, released_parallel};
 use crate::error::Error;
 use crate::ids::{IdKind, IdMap};
 use crate::persist::{bitmap_bytes, bitmap_from_bytes, Reader};
+use crate::query::plan::Plan;
 use crate::store::Universe;
+
+/// Audiences combined with `& | - ^ ~` are lazy: they keep the expression and
+/// run it fused (chunk by chunk, see `query::fused`) when their users are first
+/// needed, once; a count never builds them. Operands beyond this many plan
+/// nodes are built first, so that long chains of operators stay shallow.
+const MAX_LAZY_NODES: usize = 32;
 
 #[pyclass(frozen, module = "uoseg._core", name = "Audience")]
 pub struct PyAudience {
-    pub bitmap: Arc<Bitmap>,
+    /// The users, once built.
+    built: OnceLock<Arc<Bitmap>>,
+    /// The expression of a lazy audience (its leaves are built audiences).
+    plan: Option<Plan>,
     /// `None` for an audience made from raw bytes: plain uint32 ids, no universe.
     pub universe: Option<Universe>,
 }
 
 impl PyAudience {
     pub fn new(bitmap: Bitmap, universe: Option<Universe>) -> Self {
-        PyAudience { bitmap: Arc::new(bitmap), universe }
+        Self::shared(Arc::new(bitmap), universe)
     }
 
     pub fn shared(bitmap: Arc<Bitmap>, universe: Option<Universe>) -> Self {
-        PyAudience { bitmap, universe }
+        PyAudience { built: OnceLock::from(bitmap), plan: None, universe }
+    }
+
+    /// The users, building a lazy audience (with the GIL released) on first use.
+    pub fn bitmap(&self, py: Python<'_>) -> PyResult<&Arc<Bitmap>> {
+        if let Some(built) = self.built.get() {
+            return Ok(built);
+        }
+        let (Some(plan), Some(universe)) = (&self.plan, &self.universe) else {
+            return Err(Error::Internal("a lazy audience without an expression".into()).into());
+        };
+        let bitmap = released(py, || Ok(crate::query::evaluate_plan(plan, &universe.users)))?;
+        Ok(self.built.get_or_init(|| bitmap))
+    }
+
+    /// This audience as a plan operand: its expression while lazy and small,
+    /// else its users.
+    fn operand(&self, py: Python<'_>) -> PyResult<Plan> {
+        match (&self.plan, self.built.get()) {
+            (Some(plan), None) if plan.size() <= MAX_LAZY_NODES => Ok(plan.clone()),
+            _ => Ok(Plan::bitmap(self.bitmap(py)?.clone())),
+        }
+    }
+
+    fn lazy(plan: Plan, universe: Universe) -> Self {
+        PyAudience { built: OnceLock::new(), plan: Some(plan), universe: Some(universe) }
     }
 
     fn kind(&self) -> IdKind {
@@ -73,9 +108,20 @@ impl PyAudience {
         })
     }
 
-    fn binary(&self, py: Python<'_>, other: &PyAudience, op: fn(&Bitmap, &Bitmap) -> Bitmap) -> PyResult<Self> {
+    /// `self op other`: lazy when both come from stores (their users lie in the
+    /// universe, whose chunks the fused evaluation walks), else built now.
+    fn binary(
+        &self,
+        py: Python<'_>,
+        other: &PyAudience,
+        op: fn(&Bitmap, &Bitmap) -> Bitmap,
+        combine: fn(Plan, Plan) -> Plan,
+    ) -> PyResult<Self> {
         let universe = self.joint_universe(other)?;
-        let (a, b) = (&self.bitmap, &other.bitmap);
+        if let (Some(universe), true) = (universe.clone(), self.universe.is_some() && other.universe.is_some()) {
+            return Ok(PyAudience::lazy(combine(self.operand(py)?, other.operand(py)?), universe));
+        }
+        let (a, b) = (self.bitmap(py)?, other.bitmap(py)?);
         let bitmap = released(py, || Ok(op(a, b)))?;
         Ok(PyAudience::new(bitmap, universe))
     }
@@ -94,7 +140,8 @@ impl PyAudience {
 
     /// The audience's users as their own ids, as an Arrow array.
     fn external_array(&self, py: Python<'_>) -> PyResult<ArrayRef> {
-        let dense = released(py, || Ok(self.bitmap.to_vec()))?;
+        let bitmap = self.bitmap(py)?;
+        let dense = released(py, || Ok(bitmap.to_vec()))?;
         let ids = self.universe.as_ref().map(|u| u.ids.clone());
         Ok(match (self.kind(), ids) {
             (IdKind::Int64, Some(ids)) => {
@@ -119,68 +166,77 @@ impl PyAudience {
 #[pymethods]
 impl PyAudience {
     fn __and__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
-        self.binary(py, &other, |a, b| a.and(b))
+        self.binary(py, &other, |a, b| a.and(b), Plan::and)
     }
 
     fn __or__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
-        self.binary(py, &other, |a, b| a.or(b))
+        self.binary(py, &other, |a, b| a.or(b), Plan::or)
     }
 
     fn __sub__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
-        self.binary(py, &other, |a, b| a.andnot(b))
+        self.binary(py, &other, |a, b| a.andnot(b), Plan::and_not)
     }
 
     fn __xor__(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<Self> {
-        self.binary(py, &other, |a, b| a.xor(b))
+        self.binary(py, &other, |a, b| a.xor(b), Plan::xor)
     }
 
     /// Complement within the store's universe.
     fn __invert__(&self, py: Python<'_>) -> PyResult<Self> {
-        let universe = self.universe_bitmap()?.clone();
-        let bitmap = released(py, || Ok(universe.andnot(&self.bitmap)))?;
-        Ok(PyAudience::new(bitmap, self.universe.clone()))
+        self.universe_bitmap()?;
+        let universe = self.universe.clone().ok_or_else(|| Error::Internal("no universe".into()))?;
+        Ok(PyAudience::lazy(Plan::Not(Box::new(self.operand(py)?)), universe))
     }
 
-    fn __len__(&self) -> usize {
-        self.bitmap.cardinality() as usize
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.count(py)? as usize)
     }
 
-    /// Number of users (same as `len`, but never overflows).
-    fn count(&self) -> u64 {
-        self.bitmap.cardinality()
+    /// Number of users (same as `len`, but never overflows). A lazy audience
+    /// is counted without building it.
+    fn count(&self, py: Python<'_>) -> PyResult<u64> {
+        if let Some(built) = self.built.get() {
+            return Ok(built.cardinality());
+        }
+        match (&self.plan, &self.universe) {
+            (Some(plan), Some(universe)) => released(py, || Ok(crate::query::count_plan(plan, &universe.users))),
+            _ => Ok(self.bitmap(py)?.cardinality()),
+        }
     }
 
-    fn __bool__(&self) -> bool {
-        !self.bitmap.is_empty()
+    fn __bool__(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(!self.bitmap(py)?.is_empty())
     }
 
-    fn __contains__(&self, user: &Bound<'_, PyAny>) -> bool {
-        self.dense_of(user).is_some_and(|dense| self.bitmap.contains(dense))
+    fn __contains__(&self, py: Python<'_>, user: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bitmap = self.bitmap(py)?;
+        Ok(self.dense_of(user).is_some_and(|dense| bitmap.contains(dense)))
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         Ok(self.ids(py)?.call_method0("tolist")?.try_iter()?.into_any())
     }
 
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         match other.cast::<PyAudience>() {
-            Ok(other) => *self.bitmap == *other.get().bitmap,
-            Err(_) => false,
+            Ok(other) => Ok(**self.bitmap(py)? == **other.get().bitmap(py)?),
+            Err(_) => Ok(false),
         }
     }
 
-    fn __repr__(&self) -> String {
-        let count = group_digits(self.bitmap.cardinality());
-        match &self.universe {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let count = group_digits(self.count(py)?);
+        Ok(match &self.universe {
             Some(u) => format!("Audience({count} users of {})", group_digits(u.users.cardinality())),
             None => format!("Audience({count} users)"),
-        }
+        })
     }
 
     /// Users as a sorted NumPy array of their own ids (uint32, int64, uint64,
     /// or an object array of str for string ids), handed over without a copy.
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let dense = released(py, || Ok(self.bitmap.to_vec()))?;
+        let bitmap = self.bitmap(py)?;
+        let dense = released(py, || Ok(bitmap.to_vec()))?;
         let Some(universe) = &self.universe else {
             return Ok(PyArray1::from_vec(py, dense).into_any());
         };
@@ -221,29 +277,30 @@ impl PyAudience {
         Ok(pyo3_arrow::ffi::to_array_pycapsules(py, field, array.as_ref(), requested_schema)?)
     }
 
-    fn intersection_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
+    fn intersection_count(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<u64> {
         self.joint_universe(&other)?;
-        Ok(self.bitmap.and_cardinality(&other.bitmap))
+        Ok(self.bitmap(py)?.and_cardinality(other.bitmap(py)?))
     }
 
-    fn union_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
+    fn union_count(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<u64> {
         self.joint_universe(&other)?;
-        Ok(self.bitmap.or_cardinality(&other.bitmap))
+        Ok(self.bitmap(py)?.or_cardinality(other.bitmap(py)?))
     }
 
-    fn difference_count(&self, other: PyRef<'_, Self>) -> PyResult<u64> {
+    fn difference_count(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<u64> {
         self.joint_universe(&other)?;
-        Ok(self.bitmap.andnot_cardinality(&other.bitmap))
+        Ok(self.bitmap(py)?.andnot_cardinality(other.bitmap(py)?))
     }
 
     /// |a ∩ b| / |a ∪ b|; two empty audiences are identical, so 1.0.
-    fn jaccard(&self, other: PyRef<'_, Self>) -> PyResult<f64> {
+    fn jaccard(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<f64> {
         self.joint_universe(&other)?;
-        let union = self.bitmap.or_cardinality(&other.bitmap);
+        let (a, b) = (self.bitmap(py)?, other.bitmap(py)?);
+        let union = a.or_cardinality(b);
         if union == 0 {
             return Ok(1.0);
         }
-        Ok(self.bitmap.and_cardinality(&other.bitmap) as f64 / union as f64)
+        Ok(a.and_cardinality(b) as f64 / union as f64)
     }
 
     /// Split into groups by a salted hash of each user's own id (see `split.rs`
@@ -252,19 +309,21 @@ impl PyAudience {
     fn split(&self, py: Python<'_>, weights: Vec<f64>, salt: &str) -> PyResult<Vec<PyAudience>> {
         let identity = IdMap::new(IdKind::UInt32);
         let ids = self.universe.as_ref().map_or(&identity, |u| u.ids.as_ref());
-        let groups = released_parallel(py, || crate::split::split(&self.bitmap, ids, &weights, salt))?;
+        let bitmap = self.bitmap(py)?;
+        let groups = released_parallel(py, || crate::split::split(bitmap, ids, &weights, salt))?;
         Ok(groups.into_iter().map(|g| PyAudience::new(g, self.universe.clone())).collect())
     }
 
-    fn is_subset(&self, other: PyRef<'_, Self>) -> PyResult<bool> {
+    fn is_subset(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
         self.joint_universe(&other)?;
-        Ok(self.bitmap.is_subset(&other.bitmap))
+        Ok(self.bitmap(py)?.is_subset(other.bitmap(py)?))
     }
 
     /// The dense engine ids (uint32) in the standard Roaring portable format:
     /// byte-identical to pyroaring's and CRoaring's `serialize()`.
     fn serialize<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = released(py, || Ok(bitmap_bytes(&self.bitmap)))?;
+        let bitmap = self.bitmap(py)?;
+        let bytes = released(py, || Ok(bitmap_bytes(bitmap)))?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -281,7 +340,7 @@ impl PyAudience {
         let py = slf.py();
         let this = slf.get();
         let mut state = Vec::new();
-        put_blob(&mut state, &bitmap_bytes(&this.bitmap));
+        put_blob(&mut state, &bitmap_bytes(this.bitmap(py)?));
         match &this.universe {
             None => state.push(0),
             Some(universe) => {
@@ -360,7 +419,7 @@ fn joint(audiences: &[PyRef<'_, PyAudience>]) -> PyResult<Option<Universe>> {
 pub fn union(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<PyAudience> {
     let audiences = collect(audiences)?;
     let universe = joint(&audiences)?;
-    let maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap.as_ref()).collect();
+    let maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap(py).map(|b| b.as_ref())).collect::<PyResult<_>>()?;
     let bitmap = released(py, || Ok(crate::algebra::union(&maps)))?;
     Ok(PyAudience::new(bitmap, universe))
 }
@@ -374,7 +433,7 @@ pub fn intersection(py: Python<'_>, audiences: &Bound<'_, PyTuple>) -> PyResult<
         return Err(PyValueError::new_err("intersection() needs at least one audience"));
     }
     let universe = joint(&audiences)?;
-    let mut maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap.as_ref()).collect();
+    let mut maps: Vec<&Bitmap> = audiences.iter().map(|a| a.bitmap(py).map(|b| b.as_ref())).collect::<PyResult<_>>()?;
     maps.sort_by_key(|b| b.cardinality());
     let bitmap = released(py, || {
         let mut result = maps[0].clone();

@@ -351,7 +351,7 @@ impl PyStore {
         audience: Option<PyRef<'_, PyAudience>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let numeric = self.inner.numeric(name)?.clone();
-        let within = audience.map(|a| a.bitmap.clone());
+        let within = audience.map(|a| a.bitmap(py).cloned()).transpose()?;
         let stats = released(py, || Ok(numeric.column.stats(within.as_deref())))?;
         let dict = PyDict::new(py);
         dict.set_item("count", stats.count)?;
@@ -372,7 +372,7 @@ impl PyStore {
         audience: Option<PyRef<'_, PyAudience>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let numeric = self.inner.numeric(name)?.clone();
-        let within = audience.map(|a| a.bitmap.clone());
+        let within = audience.map(|a| a.bitmap(py).cloned()).transpose()?;
         let values = released(py, || Ok(numeric.column.values_f64(within.as_deref())))?;
         Ok(PyArray1::from_vec(py, values).into_any())
     }
@@ -388,7 +388,7 @@ impl PyStore {
         audience: Option<PyRef<'_, PyAudience>>,
     ) -> PyResult<Vec<f64>> {
         let numeric = self.inner.numeric(name)?.clone();
-        let within = audience.map(|a| a.bitmap.clone());
+        let within = audience.map(|a| a.bitmap(py).cloned()).transpose()?;
         let values = released(py, || Ok(numeric.column.values_f64(within.as_deref())))?;
         if values.is_empty() {
             return Ok(vec![f64::NAN; probs.len()]);

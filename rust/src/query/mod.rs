@@ -75,20 +75,30 @@ pub fn plan(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<plan
 
 pub fn evaluate(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<Arc<Bitmap>> {
     let plan = plan(store, text, as_of)?;
-    let mut executor = exec::Executor::new(&store.universe().users);
-    Ok(match fused::evaluate(&plan, &mut executor) {
+    Ok(evaluate_plan(&plan, &store.universe().users))
+}
+
+/// The users of a bound plan (fused where possible).
+pub fn evaluate_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> Arc<Bitmap> {
+    let mut executor = exec::Executor::new(universe);
+    match fused::evaluate(plan, &mut executor) {
         Some(users) => Arc::new(users),
-        None => executor.run(&plan).0,
-    })
+        None => executor.run(plan).0,
+    }
+}
+
+/// The number of users of a bound plan, without building them where possible.
+pub fn count_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> u64 {
+    let mut executor = exec::Executor::new(universe);
+    match fused::count(plan, &mut executor) {
+        Some(count) => count,
+        None => executor.count(plan),
+    }
 }
 
 pub fn count(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<u64> {
     let plan = plan(store, text, as_of)?;
-    let mut executor = exec::Executor::new(&store.universe().users);
-    Ok(match fused::count(&plan, &mut executor) {
-        Some(count) => count,
-        None => executor.count(&plan),
-    })
+    Ok(count_plan(&plan, &store.universe().users))
 }
 
 pub fn explain(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<exec::Explained> {

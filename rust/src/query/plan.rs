@@ -82,6 +82,68 @@ impl Plan {
         }
     }
 
+    /// A built bitmap as an operand. Its label names the bitmap itself, so
+    /// that different bitmaps never share one (labels key repeated
+    /// sub-expressions).
+    pub fn bitmap(bitmap: Arc<Bitmap>) -> Plan {
+        Plan::Leaf { label: format!("#{:p}", Arc::as_ptr(&bitmap)), leaf: Leaf::Bitmap(bitmap) }
+    }
+
+    /// `a AND b`, flattened into `a` when it is an AND already.
+    pub fn and(a: Plan, b: Plan) -> Plan {
+        match a {
+            Plan::And { mut include, exclude } => {
+                include.push(b);
+                Plan::And { include, exclude }
+            }
+            a => Plan::And { include: vec![a, b], exclude: vec![] },
+        }
+    }
+
+    /// `a AND NOT b`, flattened into `a` when it is an AND already.
+    pub fn and_not(a: Plan, b: Plan) -> Plan {
+        match a {
+            Plan::And { include, mut exclude } => {
+                exclude.push(b);
+                Plan::And { include, exclude }
+            }
+            a => Plan::And { include: vec![a], exclude: vec![b] },
+        }
+    }
+
+    /// `a OR b`, flattened into `a` when it is an OR already.
+    pub fn or(a: Plan, b: Plan) -> Plan {
+        match a {
+            Plan::Or(mut children) => {
+                children.push(b);
+                Plan::Or(children)
+            }
+            a => Plan::Or(vec![a, b]),
+        }
+    }
+
+    /// `a XOR b`, flattened into `a` when it is an XOR already.
+    pub fn xor(a: Plan, b: Plan) -> Plan {
+        match a {
+            Plan::Xor(mut children) => {
+                children.push(b);
+                Plan::Xor(children)
+            }
+            a => Plan::Xor(vec![a, b]),
+        }
+    }
+
+    /// Number of nodes.
+    pub fn size(&self) -> usize {
+        1 + match self {
+            Plan::And { include, exclude } => include.iter().chain(exclude).map(Plan::size).sum(),
+            Plan::Or(children) | Plan::Xor(children) => children.iter().map(Plan::size).sum(),
+            Plan::Not(inner) => inner.size(),
+            Plan::Segment { body, .. } => body.size(),
+            Plan::Universe | Plan::Empty | Plan::Leaf { .. } => 0,
+        }
+    }
+
     pub fn is_leaf(&self) -> bool {
         matches!(self, Plan::Leaf { .. } | Plan::Universe | Plan::Empty)
     }
