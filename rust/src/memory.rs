@@ -65,3 +65,39 @@ pub fn prefetch<T>(item: &T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = item;
 }
+
+/// Pre-faults the whole pages of a large, freshly allocated buffer that is
+/// about to be filled, in one call per thread (Linux `MADV_POPULATE_WRITE`):
+/// taking 20,000 separate page faults for an 80 MB output cost about a third
+/// of a 10 M-value `qcut`. Only advice: nothing changes where unsupported.
+pub fn populate<T: Send>(memory: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        const MIN_BYTES: usize = 4 << 20;
+        if std::mem::size_of_val(memory) < MIN_BYTES {
+            return;
+        }
+        let start = memory.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(memory);
+        let (first, last) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
+        let parts = crate::parallel::num_threads().max(1);
+        let step = (last - first).div_ceil(parts).next_multiple_of(PAGE);
+        let ranges: Vec<(usize, usize)> =
+            (first..last).step_by(step.max(PAGE)).map(|a| (a, (a + step).min(last))).collect();
+        rayon::scope(|scope| {
+            for (a, b) in ranges {
+                scope.spawn(move |_| {
+                    // SAFETY: the range lies inside `memory`, which we borrow
+                    // mutably; populating writes zero pages only where no page
+                    // is mapped yet, so contents never change.
+                    unsafe {
+                        libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_POPULATE_WRITE);
+                    }
+                });
+            }
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = memory;
+}

@@ -694,6 +694,7 @@ fn ids_to_code(ids: usize, len: usize) -> i64 {
 fn assign_codes(values: &[f64], bins: &[f64], right: bool, include_lowest: bool) -> Vec<i64> {
     let s = Searcher { bins, right, include_lowest };
     let mut codes = vec![0i64; values.len()];
+    crate::memory::populate(&mut codes);
     let cl = chunk_len(values.len());
     let b = if values.len() > SMALL { key_range(values) } else { Binner::single() };
     if b.nbins == 1 {
@@ -871,6 +872,7 @@ fn qcut_large(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<B
     let want_pos = target_total <= (n as u64) / 16;
 
     let mut codes = vec![0i64; values.len()];
+    crate::memory::populate(&mut codes);
     let cl = chunk_len(values.len());
     let b = p1.b;
     // Per task: gathered runs, plus (offset in task, value) of target values.
