@@ -273,6 +273,84 @@ fn ntile_sorted(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
     Ok(codes)
 }
 
+/// `ntile` of integers spanning at most this many distinct values takes the
+/// counting path (RFM's recency days and purchase counts do).
+const COUNTING_SPAN: u64 = 1 << 20;
+
+/// [`ntile`] of integers by counting instead of selecting: a histogram gives
+/// each value's first sorted position, which fixes the code of every value
+/// that is not at a threshold; values equal to a threshold value compare
+/// their index with that of the threshold's occurrence (ties are broken by
+/// position). `None` when the values span too many distinct integers.
+pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<i64>, BucketError>> {
+    let (&min, &max) = (values.iter().min()?, values.iter().max()?);
+    let span = max.abs_diff(min).checked_add(1).filter(|&s| s <= COUNTING_SPAN)? as usize;
+    if q == 0 || q > MAX_Q {
+        return Some(Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}"))));
+    }
+    let m = values.len();
+    let edges = match rank_edges(m, q) {
+        Ok(edges) => edges,
+        Err(e) => return Some(Err(e)),
+    };
+    let slot = |v: i64| v.abs_diff(min) as usize;
+    let counts = values
+        .par_chunks(chunk_len(m))
+        .map(|chunk| {
+            let mut c = vec![0usize; span];
+            chunk.iter().for_each(|&v| c[slot(v)] += 1);
+            c
+        })
+        .reduce(
+            || vec![0usize; span],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    // First sorted position of each value.
+    let mut start = vec![0usize; span];
+    let mut acc = 0usize;
+    for (s, &c) in start.iter_mut().zip(&counts) {
+        *s = acc;
+        acc += c;
+    }
+    // Thresholds as positions (see `ntile_select`): code = #{t : pos >= t}.
+    let thresholds: Vec<usize> = edges[1..q].iter().map(|&e| e.floor() as usize).filter(|&t| t < m).collect();
+    let code_at = |pos: usize| thresholds.iter().filter(|&&t| pos >= t).count() as i64;
+    let cl = chunk_len(m);
+    let mut codes = vec![0i64; m];
+    match ties {
+        Ties::Min => {
+            // Every tied value takes the code of its group's first position.
+            let code_of: Vec<i64> = start.iter().map(|&p| code_at(p)).collect();
+            codes.par_chunks_mut(cl).zip(values.par_chunks(cl)).for_each(|(out, xs)| {
+                out.iter_mut().zip(xs).for_each(|(o, &v)| *o = code_of[slot(v)]);
+            });
+        }
+        Ties::First => {
+            // For each threshold: its value, and the index (in input order)
+            // of the occurrence of that value that sits at the threshold.
+            let cut: Vec<(usize, usize)> = thresholds
+                .iter()
+                .map(|&t| {
+                    let v = start.partition_point(|&p| p <= t) - 1;
+                    let nth = t - start[v];
+                    let index = values.iter().enumerate().filter(|(_, &x)| slot(x) == v).nth(nth).map_or(m, |(i, _)| i);
+                    (v, index)
+                })
+                .collect();
+            codes.par_chunks_mut(cl).zip(values.par_chunks(cl)).enumerate().for_each(|(c, (out, xs))| {
+                for (k, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
+                    let (v, i) = (slot(x), c * cl + k);
+                    *o = cut.iter().filter(|&&(tv, ti)| v > tv || (v == tv && i >= ti)).count() as i64;
+                }
+            });
+        }
+    }
+    Some(Ok(codes))
+}
+
 /// (offset inside a task's chunk, canonical key) of values coded last.
 type KeyFixups = Vec<(u32, u64)>;
 

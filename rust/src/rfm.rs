@@ -633,11 +633,14 @@ pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores>
     let bucket = |values: Vec<f64>| -> Result<Vec<i64>> {
         ntile(&values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))
     };
-    let recency: Vec<f64> = aggregated.recency_days.iter().map(|&d| d as f64).collect();
-    let frequency: Vec<f64> = aggregated.frequency.iter().map(|&c| c as f64).collect();
+    // Days and purchase counts span few values: they are bucketed by counting.
+    let bucket_ints = |values: &[i64]| match crate::rank::ntile_ints(values, levels, ties) {
+        Some(codes) => codes.map_err(|e| Error::invalid(format!("RFM scoring: {e}"))),
+        None => bucket(values.iter().map(|&v| v as f64).collect()),
+    };
     let (r, (f, m)) = rayon::join(
-        || bucket(recency),
-        || rayon::join(|| bucket(frequency), || bucket(aggregated.monetary.ranking_values())),
+        || bucket_ints(&aggregated.recency_days),
+        || rayon::join(|| bucket_ints(&aggregated.frequency), || bucket(aggregated.monetary.ranking_values())),
     );
     let top = levels as i64;
     Ok(Scores {

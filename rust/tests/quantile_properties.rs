@@ -3,7 +3,7 @@
 //! full-sort / per-element implementations, and qcut/cut invariants.
 
 use uoseg::quantile::{cut, linspace_probs, qcut, quantiles, BucketError, Duplicates};
-use uoseg::rank::{ntile, rank, Ties};
+use uoseg::rank::{ntile, ntile_ints, rank, Ties};
 
 struct Rng(u64);
 impl Rng {
@@ -407,4 +407,29 @@ fn duplicate_edges_message_like_pandas() {
         "Bin edges must be unique: Index([3.0, 3.0, 3.0], dtype='float64').\n\
          You can drop duplicate edges by setting the 'duplicates' kwarg"
     );
+}
+
+/// The counting path for integers agrees with the general selection path,
+/// on small and large arrays (the latter take the selection path there).
+#[test]
+fn ntile_of_integers_by_counting_matches_selection() {
+    let mut r = Rng(0x5eed_1e55);
+    for round in 0..60 {
+        let n = if round % 3 == 0 { 5_000 + r.below(20_000) } else { 1 + r.below(300) };
+        let span = 1 + r.below(if round % 2 == 0 { 8 } else { 5_000 });
+        let offset = r.below(1_000) as i64 - 500;
+        let values: Vec<i64> = (0..n).map(|_| offset + r.below(span) as i64).collect();
+        let floats: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+        for q in [1, 2, 3, 5, 10, 100] {
+            for ties in [Ties::First, Ties::Min] {
+                let counted = ntile_ints(&values, q, ties).expect("small span");
+                let selected = ntile(&floats, q, ties);
+                assert_eq!(counted.is_ok(), selected.is_ok(), "n={n} q={q}");
+                if let (Ok(a), Ok(b)) = (counted, selected) {
+                    assert_eq!(a, b, "n={n} span={span} q={q} ties={ties:?}");
+                }
+            }
+        }
+    }
+    assert!(ntile_ints(&[0, i64::MAX], 2, Ties::First).is_none());
 }
