@@ -253,7 +253,7 @@ impl<'p> Op<'p> {
         any
     }
 
-    /// r |= this operand; whether r is non-empty afterwards... or was already.
+    /// r |= this operand; whether this operand has users in the chunk.
     fn or_into(&mut self, key: u16, r: &mut Words, spare: &mut Buffers) -> bool {
         match self {
             Op::Bits(cursor) => {
