@@ -115,10 +115,10 @@ class RfmScheme:
         self, r: np.ndarray[Any, Any], f: np.ndarray[Any, Any], m: np.ndarray[Any, Any]
     ) -> pa.Array:
         b = self.bins
-        flat = ((r.astype(np.int64) - 1) * b + (f - 1)) * b + (m - 1)
-        return pa.DictionaryArray.from_arrays(
-            pa.array(self.cells[flat]).cast(pa.int16()), pa.array(self.segments)
-        )
+        # int16 holds the cell index: bins <= 100 would need 1e6, so widen only then.
+        kind = np.int16 if b**3 < 2**15 else np.int64
+        flat = ((r.astype(kind) - 1) * b + (f - 1)) * b + (m - 1)
+        return pa.DictionaryArray.from_arrays(pa.array(self.cells[flat]), pa.array(self.segments))
 
 
 # The common 11-segment scheme on R and FM = round((F + M) / 2) (5 levels).
@@ -179,6 +179,8 @@ def _cn8(data: dict[str, Any], basis: str) -> pa.Array:
 class RfmResult:
     """The RFM table: user id, recency_days, frequency, monetary, r, f, m,
     rfm_code and segment, one row per customer in order of first appearance.
+    rfm_code (e.g. "545") and segment are dictionary-encoded strings
+    (categoricals in pandas and polars).
 
     It speaks the Arrow PyCapsule interface; ``to_pandas()`` and ``to_polars()``
     convert it."""
@@ -209,7 +211,8 @@ class RfmResult:
         return f"RfmResult({len(self):,} customers; {top})"
 
 
-# "000".."999": the code of scores below 10 is looked up, not formatted per customer.
+# "000".."999": with scores below 10, rfm_code is dictionary-encoded against
+# these, not formatted per customer.
 _THREE_DIGITS = pa.array([f"{i:03d}" for i in range(1000)])
 
 
@@ -305,9 +308,9 @@ def rfm(
         monetary = pa.array(out["monetary"])
     r, f, m = out["r"], out["f"], out["m"]
     if levels <= 9:
-        # One digit per score: "545" is 5*100 + 4*10 + 5, cast once.
+        # One digit per score: "545" is entry 5*100 + 4*10 + 5 of the dictionary.
         number = r.astype(np.int16) * 100 + f.astype(np.int16) * 10 + m
-        code = _THREE_DIGITS.take(pa.array(number))
+        code = pa.DictionaryArray.from_arrays(pa.array(number), _THREE_DIGITS)
     else:
         code = pc.binary_join_element_wise(
             *(pa.array(score).cast(pa.string()) for score in (r, f, m)), pa.scalar("-")
@@ -322,14 +325,14 @@ def rfm(
         segment = _cn8(out, cn8_basis)
     table = pa.table(
         {
-            user: users.take(first_row),
+            user: pa.array(out["users"], users.type) if "users" in out else users.take(first_row),
             "recency_days": pa.array(out["recency_days"]),
             "frequency": pa.array(out["frequency"]),
             "monetary": monetary,
             "r": pa.array(r.astype(np.int8)),
             "f": pa.array(f.astype(np.int8)),
             "m": pa.array(m.astype(np.int8)),
-            "rfm_code": pa.array(code),
+            "rfm_code": code,
             "segment": segment,
         }
     )
