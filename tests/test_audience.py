@@ -183,9 +183,16 @@ def test_many_threads_get_the_serial_answers() -> None:
         lambda: uoseg.union(*(store.tag(n) for n in sets)),
     ]
     serial = [q().ids() for q in queries]
+    # One lazy audience that all threads build at once (the first build wins).
+    shared = (store.tag("t0") & store.tag("t1")) | store.tag("t2")
+    shared_expected = ((store.tag("t0") & store.tag("t1")) | store.tag("t2")).ids()
     failures: list[str] = []
 
     def worker() -> None:
+        if shared.count() != len(shared_expected) or not np.array_equal(
+            shared.ids(), shared_expected
+        ):
+            failures.append("shared mismatch")
         for _ in range(30):
             for q, expected in zip(queries, serial, strict=True):
                 if not np.array_equal(q().ids(), expected):
