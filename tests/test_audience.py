@@ -206,6 +206,20 @@ def test_many_threads_get_the_serial_answers() -> None:
     assert failures == []
 
 
+@given(a=id_sets, b=id_sets, e1=id_sets, e2=id_sets)
+def test_complements_keep_their_own_store_universe(
+    a: set[int], b: set[int], e1: set[int], e2: set[int]
+) -> None:
+    # Two uint32 stores combine in the union of their universes; a complement
+    # taken in one stays relative to that store's universe.
+    first, second = store_of({"a": a}, e1), store_of({"b": b}, e2)
+    u1, u2 = a | e1, b | e2
+    got = ~first.tag("a") | second.tag("b")
+    assert got.ids().tolist() == sorted((u1 - a) | b)
+    got = (~first.tag("a") | second.tag("b")) - ~second.tag("b")
+    assert got.count() == len(((u1 - a) | b) - (u2 - b))
+
+
 def test_combining_with_non_audience_is_a_type_error() -> None:
     store = store_of({"a": {1}})
     with pytest.raises(TypeError):

@@ -181,11 +181,13 @@ impl PyAudience {
         self.binary(py, &other, |a, b| a.xor(b), Plan::xor)
     }
 
-    /// Complement within the store's universe.
+    /// Complement within the store's universe. The universe is named as an
+    /// operand (not left to the evaluation's universe), so that combining the
+    /// complement with another store's audiences later cannot widen it.
     fn __invert__(&self, py: Python<'_>) -> PyResult<Self> {
-        self.universe_bitmap()?;
+        let users = self.universe_bitmap()?.clone();
         let universe = self.universe.clone().ok_or_else(|| Error::Internal("no universe".into()))?;
-        Ok(PyAudience::lazy(Plan::Not(Box::new(self.operand(py)?)), universe))
+        Ok(PyAudience::lazy(Plan::and_not(Plan::bitmap(users), self.operand(py)?), universe))
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
