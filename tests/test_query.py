@@ -475,3 +475,24 @@ def test_large_population_matches_numpy() -> None:
         want = np.flatnonzero(expected(masks)).astype(np.uint32)
         assert np.array_equal(store.query(text).ids(), want), text
         assert store.count(text) == len(want), text
+
+
+def test_query_audiences_are_snapshots_even_when_combined_later() -> None:
+    # Query results are lazy; they still answer for the store as it was when
+    # they were made, also when combined with results of a later snapshot in
+    # which the same names mean other users.
+    store = uoseg.TagStore(ids="uint32")
+    store.add_tag("t", np.array([1, 2], dtype=np.uint32))
+    store.add_tag("x", np.array([5], dtype=np.uint32))
+    store.add_tag("y", np.array([2, 9], dtype=np.uint32))
+    old = store.query("t OR x")
+    old_not = store.query("NOT t")
+    store.update_tag("t", add=np.array([3], dtype=np.uint32), remove=np.array([1], dtype=np.uint32))
+    store.add_tag("z", np.array([7, 8], dtype=np.uint32))
+    new = store.query("t OR x")
+    assert (old | store.tag("y")).ids().tolist() == [1, 2, 5, 9]
+    assert ((old | store.tag("y")) & (new | store.tag("y"))).ids().tolist() == [2, 5, 9]
+    assert (old ^ new).ids().tolist() == [1, 3]
+    # NOT stays relative to the universe of its own snapshot (7, 8 came later).
+    assert old_not.ids().tolist() == [5, 9]
+    assert (old_not | new).ids().tolist() == [2, 3, 5, 9]

@@ -63,7 +63,7 @@ impl PyAudience {
         }
     }
 
-    fn lazy(plan: Plan, universe: Universe) -> Self {
+    pub fn lazy(plan: Plan, universe: Universe) -> Self {
         PyAudience { built: OnceLock::new(), plan: Some(plan), universe: Some(universe) }
     }
 

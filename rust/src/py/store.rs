@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
 use crate::ingest::{self, encode_for_bitmaps, resolve_user_ids, Unseen};
 use crate::numeric::NumericColumn;
+use crate::query::plan::{Leaf, Plan};
 use crate::query::{self, exec::Explained};
 use crate::store::{Numeric, Store};
 use crate::{overlap, persist};
@@ -306,9 +307,17 @@ impl PyStore {
 
     /// Evaluate a DSL query; `as_of` in microseconds since the epoch (UTC).
     #[pyo3(signature = (text, as_of = None))]
+    ///
+    /// The audience is lazy: the plan is bound now (names, types, `as_of`)
+    /// and runs fused when its users are first needed, or as part of the
+    /// expression it is combined into.
     fn query(&self, py: Python<'_>, text: &str, as_of: Option<i64>) -> PyResult<PyAudience> {
-        let bitmap = released(py, || query::evaluate(&self.inner, text, as_of))?;
-        Ok(self.audience(bitmap))
+        let plan = released(py, || query::plan(&self.inner, text, as_of))?;
+        if let Plan::Leaf { leaf: Leaf::Bitmap(bitmap), .. } = &plan {
+            return Ok(self.audience(bitmap.clone()));
+        }
+        let universe = self.inner.universe().clone();
+        Ok(PyAudience::lazy(plan.identified(&universe.users), universe))
     }
 
     #[pyo3(signature = (text, as_of = None))]

@@ -39,6 +39,22 @@ pub enum Leaf {
     NumericNull { numeric: Arc<Numeric>, negated: bool },
 }
 
+impl Leaf {
+    /// A label naming what the leaf was bound to (see [`Plan::identified`]).
+    fn identity(&self) -> String {
+        let ptrs = |maps: &[Arc<Bitmap>]| maps.iter().map(|b| format!("{:p}", Arc::as_ptr(b))).collect::<Vec<_>>();
+        match self {
+            Leaf::Bitmap(b) => format!("#{:p}", Arc::as_ptr(b)),
+            Leaf::AnyOf(maps) => format!("#any{:?}", ptrs(maps)),
+            Leaf::NoneOf { attribute, values } => format!("#none{:p}{:?}", Arc::as_ptr(attribute), ptrs(values)),
+            Leaf::CategoricalNull { attribute, negated } => format!("#cnull{:p}{negated}", Arc::as_ptr(attribute)),
+            Leaf::Range { numeric, low, high } => format!("#range{:p}{low:?}{high:?}", Arc::as_ptr(numeric)),
+            Leaf::NotEqual { numeric, value } => format!("#ne{:p}{value:?}", Arc::as_ptr(numeric)),
+            Leaf::NumericNull { numeric, negated } => format!("#nnull{:p}{negated}", Arc::as_ptr(numeric)),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub enum Plan {
     Universe,
@@ -130,6 +146,40 @@ impl Plan {
                 Plan::Xor(children)
             }
             a => Plan::Xor(vec![a, b]),
+        }
+    }
+
+    /// The plan with names replaced by the identity of what they were bound
+    /// to, and the universe named as an operand, for a lazy audience that
+    /// may later be combined with audiences of other snapshots or stores: a
+    /// name like `t0` can mean different bitmaps there (labels key repeated
+    /// sub-expressions), and `NOT x` must stay relative to this universe.
+    pub fn identified(self, universe: &Arc<Bitmap>) -> Plan {
+        let all = || Plan::bitmap(universe.clone());
+        let each = |plans: Vec<Plan>| plans.into_iter().map(|p| p.identified(universe)).collect::<Vec<_>>();
+        match self {
+            Plan::Universe => all(),
+            Plan::Empty => Plan::Empty,
+            Plan::Leaf { leaf: Leaf::CategoricalNull { attribute, negated: false }, .. } => {
+                let with_value = Leaf::CategoricalNull { attribute, negated: true };
+                Plan::and_not(all(), Plan::Leaf { label: with_value.identity(), leaf: with_value })
+            }
+            Plan::Leaf { leaf: Leaf::NumericNull { numeric, negated: false }, .. } => {
+                let with_value = Leaf::NumericNull { numeric, negated: true };
+                Plan::and_not(all(), Plan::Leaf { label: with_value.identity(), leaf: with_value })
+            }
+            Plan::Leaf { leaf, .. } => Plan::Leaf { label: leaf.identity(), leaf },
+            Plan::And { include, exclude } => {
+                let mut include = each(include);
+                if include.is_empty() {
+                    include.push(all());
+                }
+                Plan::And { include, exclude: each(exclude) }
+            }
+            Plan::Or(children) => Plan::Or(each(children)),
+            Plan::Xor(children) => Plan::Xor(each(children)),
+            Plan::Not(inner) => Plan::and_not(all(), inner.identified(universe)),
+            Plan::Segment { body, .. } => body.identified(universe),
         }
     }
 
