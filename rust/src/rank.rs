@@ -277,78 +277,115 @@ fn ntile_sorted(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
 /// counting path (RFM's recency days and purchase counts do).
 const COUNTING_SPAN: u64 = 1 << 20;
 
-/// [`ntile`] of integers by counting instead of selecting: a histogram gives
-/// each value's first sorted position, which fixes the code of every value
-/// that is not at a threshold; values equal to a threshold value compare
-/// their index with that of the threshold's occurrence (ties are broken by
-/// position). `None` when the values span too many distinct integers.
-pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<i64>, BucketError>> {
-    let (&min, &max) = (values.iter().min()?, values.iter().max()?);
-    let span = max.abs_diff(min).checked_add(1).filter(|&s| s <= COUNTING_SPAN)? as usize;
-    if q == 0 || q > MAX_Q {
-        return Some(Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}"))));
+/// [`ntile`] of integers by counting instead of selecting, with codes as
+/// bytes: a histogram gives each value's first sorted position, which fixes
+/// the code of every value that is not at a threshold; values equal to a
+/// threshold value compare their index with that of the threshold's
+/// occurrence (ties are broken by position). `None` when the values span too
+/// many distinct integers, or q is above 254 (codes leave 255 free).
+pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<u8>, BucketError>> {
+    if values.is_empty() || q >= usize::from(u8::MAX) {
+        return None;
     }
     let m = values.len();
+    let cl = chunk_len(m);
+    let (min, max) = values
+        .par_chunks(cl)
+        .map(|c| c.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v))))
+        .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    let span = max.abs_diff(min).checked_add(1).filter(|&s| s <= COUNTING_SPAN)? as usize;
+    if q == 0 {
+        return Some(Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}"))));
+    }
     let edges = match rank_edges(m, q) {
         Ok(edges) => edges,
         Err(e) => return Some(Err(e)),
     };
     let slot = |v: i64| v.abs_diff(min) as usize;
-    let counts = values
-        .par_chunks(chunk_len(m))
+    // One histogram per chunk (chunks are below 2^32 long), kept to find
+    // which chunk holds a threshold's occurrence.
+    let chunk_counts: Vec<Vec<u32>> = values
+        .par_chunks(cl)
         .map(|chunk| {
-            let mut c = vec![0usize; span];
+            let mut c = vec![0u32; span];
             chunk.iter().for_each(|&v| c[slot(v)] += 1);
             c
         })
-        .reduce(
-            || vec![0usize; span],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
+        .collect();
     // First sorted position of each value.
     let mut start = vec![0usize; span];
     let mut acc = 0usize;
-    for (s, &c) in start.iter_mut().zip(&counts) {
+    for (v, s) in start.iter_mut().enumerate() {
         *s = acc;
-        acc += c;
+        acc += chunk_counts.iter().map(|c| c[v] as usize).sum::<usize>();
     }
     // Thresholds as positions (see `ntile_select`): code = #{t : pos >= t}.
     let thresholds: Vec<usize> = edges[1..q].iter().map(|&e| e.floor() as usize).filter(|&t| t < m).collect();
-    let code_at = |pos: usize| thresholds.iter().filter(|&&t| pos >= t).count() as i64;
-    let cl = chunk_len(m);
-    let mut codes = vec![0i64; m];
+    let mut codes = vec![0u8; m];
     match ties {
         Ties::Min => {
-            // Every tied value takes the code of its group's first position.
-            let code_of: Vec<i64> = start.iter().map(|&p| code_at(p)).collect();
+            let code_of: Vec<u8> =
+                start.iter().map(|&p| thresholds.iter().filter(|&&t| p >= t).count() as u8).collect();
             codes.par_chunks_mut(cl).zip(values.par_chunks(cl)).for_each(|(out, xs)| {
                 out.iter_mut().zip(xs).for_each(|(o, &v)| *o = code_of[slot(v)]);
             });
         }
         Ties::First => {
-            // For each threshold: its value, and the index (in input order)
-            // of the occurrence of that value that sits at the threshold.
-            let cut: Vec<(usize, usize)> = thresholds
+            // The index (in input order) of the occurrence that sits at each
+            // threshold: the (t - start[v])-th occurrence of its value v.
+            let cut_index: Vec<usize> = thresholds
                 .iter()
                 .map(|&t| {
                     let v = start.partition_point(|&p| p <= t) - 1;
-                    let nth = t - start[v];
-                    let index = values.iter().enumerate().filter(|(_, &x)| slot(x) == v).nth(nth).map_or(m, |(i, _)| i);
-                    (v, index)
+                    let mut nth = t - start[v];
+                    let mut chunk = 0;
+                    while chunk_counts[chunk][v] as usize <= nth {
+                        nth -= chunk_counts[chunk][v] as usize;
+                        chunk += 1;
+                    }
+                    let offset = values[chunk * cl..].iter().enumerate().filter(|(_, &x)| slot(x) == v).nth(nth);
+                    offset.map_or(m, |(i, _)| chunk * cl + i)
                 })
                 .collect();
+            // Per value: the code of its group's first position, and the
+            // thresholds inside its group (usually none, sometimes one):
+            // an occurrence at index i passes those with i >= their index.
+            let groups: Vec<Group> = start
+                .iter()
+                .enumerate()
+                .map(|(v, &p)| {
+                    let below = thresholds.partition_point(|&t| t < p);
+                    let end = start.get(v + 1).copied().unwrap_or(m);
+                    let inside = thresholds.partition_point(|&t| t < end);
+                    Group { below: below as u8, cuts: (inside - below) as u8 }
+                })
+                .collect();
+            let index_at = |j: u8| cut_index.get(usize::from(j)).copied().unwrap_or(usize::MAX);
             codes.par_chunks_mut(cl).zip(values.par_chunks(cl)).enumerate().for_each(|(c, (out, xs))| {
                 for (k, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
-                    let (v, i) = (slot(x), c * cl + k);
-                    *o = cut.iter().filter(|&&(tv, ti)| v > tv || (v == tv && i >= ti)).count() as i64;
+                    let (g, i) = (groups[slot(x)], c * cl + k);
+                    // The first threshold without a branch, any further ones
+                    // (a group holding two thresholds) in a loop.
+                    let mut code = g.below + (u8::from(g.cuts > 0) & u8::from(i >= index_at(g.below)));
+                    for j in 1..g.cuts {
+                        code += u8::from(i >= index_at(g.below + j));
+                    }
+                    *o = code;
                 }
             });
         }
     }
     Some(Ok(codes))
+}
+
+/// One value's place among the thresholds of [`ntile_ints`].
+#[derive(Clone, Copy)]
+struct Group {
+    /// Thresholds before the value's first sorted position (so also the
+    /// index of the first threshold inside its group, if any).
+    below: u8,
+    /// Thresholds inside the value's group of sorted positions.
+    cuts: u8,
 }
 
 /// (offset inside a task's chunk, canonical key) of values coded last.

@@ -630,8 +630,10 @@ pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores>
     // With fewer customers than bins, pandas' qcut of ranks has duplicate
     // edges and fails; uoseg uses as many levels as there are customers.
     let levels = bins.min(n);
-    let bucket = |values: Vec<f64>| -> Result<Vec<i64>> {
-        ntile(&values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))
+    // Codes 0..levels as bytes (levels <= 100).
+    let bucket = |values: Vec<f64>| -> Result<Vec<u8>> {
+        let codes = ntile(&values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))?;
+        Ok(codes.into_iter().map(|c| c as u8).collect())
     };
     // Days and purchase counts span few values: they are bucketed by counting.
     let bucket_ints = |values: &[i64]| match crate::rank::ntile_ints(values, levels, ties) {
@@ -642,13 +644,12 @@ pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores>
         || bucket_ints(&aggregated.recency_days),
         || rayon::join(|| bucket_ints(&aggregated.frequency), || bucket(aggregated.monetary.ranking_values())),
     );
-    let top = levels as i64;
-    Ok(Scores {
-        r: r?.iter().map(|&c| (top - c) as u8).collect(),
-        f: f?.iter().map(|&c| (c + 1) as u8).collect(),
-        m: m?.iter().map(|&c| (c + 1) as u8).collect(),
-        levels,
-    })
+    let (mut r, mut f, mut m) = (r?, f?, m?);
+    // Scores: 1 = lowest; recency reversed (fewer days since = higher score).
+    let top = levels as u8;
+    r.par_iter_mut().for_each(|c| *c = top - *c);
+    f.par_iter_mut().chain(m.par_iter_mut()).for_each(|c| *c += 1);
+    Ok(Scores { r, f, m, levels })
 }
 
 #[cfg(test)]
