@@ -446,10 +446,12 @@ unsafe fn zeroed<T>(n: usize) -> Result<Vec<T>> {
 struct Part<'b, S> {
     rows: std::ops::Range<usize>,
     slots: Vec<Slot<S>>,
-    /// Each customer's first row in this part, valid where its count is not 0.
-    first_row: Vec<u32>,
     /// The bitmap words of this part's rows (parts start at multiples of 64).
     first_bits: &'b mut [u64],
+    /// Each customer's first row in this part (valid where its count is not
+    /// 0), for every part but the first: the merge unmarks the rows of
+    /// customers that an earlier part has.
+    first_row: Option<Vec<u32>>,
     exact: bool,
 }
 
@@ -503,7 +505,7 @@ impl<S: Sum> Part<'_, S> {
     ) {
         const AHEAD: usize = 64;
         // Locals, not fields: the compiler keeps them in registers.
-        let (slots, first_row, first_bits) = (&mut self.slots[..], &mut self.first_row[..], &mut self.first_bits[..]);
+        let (slots, first_bits, first_row) = (&mut self.slots[..], &mut self.first_bits[..], &mut self.first_row);
         let bit_base = self.rows.start;
         let mut exact = true;
         for (i, ((&key, &ticks), &amount)) in keys.iter().zip(ts).zip(amounts).enumerate() {
@@ -519,8 +521,8 @@ impl<S: Sum> Part<'_, S> {
             let Some(slot) = slots.get_mut(key) else { continue };
             let row = first + i;
             if slot.count == 0 {
-                if let Some(r) = first_row.get_mut(key) {
-                    *r = row as u32;
+                if let Some(first) = first_row.as_deref_mut().and_then(|f| f.get_mut(key)) {
+                    *first = row as u32;
                 }
                 let bit = row - bit_base;
                 if let Some(word) = first_bits.get_mut(bit / 64) {
@@ -589,8 +591,10 @@ fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Resu
         .map(|(p, first_bits)| {
             let start = p * part_rows;
             // SAFETY: all-zero slots and rows are valid (the `Sum` contract).
-            let (slots, first_row) = unsafe { (zeroed::<Slot<S>>(width)?, zeroed::<u32>(width)?) };
-            Ok(Part { rows: start..(start + part_rows).min(rows), slots, first_row, first_bits, exact: true })
+            let slots = unsafe { zeroed::<Slot<S>>(width)? };
+            // The first part's marks all stand: it needs no first rows.
+            let first_row = if p == 0 { None } else { Some(unsafe { zeroed::<u32>(width)? }) };
+            Ok(Part { rows: start..(start + part_rows).min(rows), slots, first_bits, first_row, exact: true })
         })
         .collect::<Result<_>>()?;
     parts.par_iter_mut().map(|part| part.scan(log)).collect::<Result<()>>()?;
@@ -607,10 +611,12 @@ fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Resu
         .enumerate()
         .map(|(task, chunk)| {
             let (mut not_first, mut exact) = (Vec::new(), true);
+            let keys = task * KEYS_PER_TASK..task * KEYS_PER_TASK + chunk.len();
             for part in later {
-                let keys = task * KEYS_PER_TASK..task * KEYS_PER_TASK + chunk.len();
-                for ((slot, other), &row) in chunk.iter_mut().zip(&part.slots[keys.clone()]).zip(&part.first_row[keys])
-                {
+                // Every part after the first keeps its first rows.
+                let first_rows = part.first_row.as_deref().unwrap_or_default();
+                let others = part.slots[keys.clone()].iter().zip(&first_rows[keys.clone()]);
+                for (slot, (other, &row)) in chunk.iter_mut().zip(others) {
                     if other.count == 0 {
                         continue;
                     }
@@ -634,6 +640,40 @@ fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Resu
     Ok((in_appearance_order(log, &table, &first_bits)?, exact))
 }
 
+/// The first row of every log batch.
+fn batch_starts(log: &Log<'_>) -> Vec<usize> {
+    log.batches
+        .iter()
+        .scan(0usize, |acc, b| {
+            let start = *acc;
+            *acc += b.ts.len();
+            Some(start)
+        })
+        .collect()
+}
+
+/// Reads the keys of ascending rows of a log.
+struct KeyCursor<'l, 'a> {
+    log: &'l Log<'a>,
+    starts: &'l [usize],
+    batch: usize,
+}
+
+impl<'l, 'a> KeyCursor<'l, 'a> {
+    fn new(log: &'l Log<'a>, starts: &'l [usize]) -> Self {
+        KeyCursor { log, starts, batch: 0 }
+    }
+
+    /// The key at `row`, which is not below the previous one asked for.
+    fn key(&mut self, row: usize) -> usize {
+        let starts = self.starts;
+        if starts.get(self.batch + 1).is_some_and(|&s| s <= row) {
+            self.batch = starts.partition_point(|&s| s <= row) - 1;
+        }
+        self.log.batches[self.batch].keys.at(row - starts[self.batch]) as usize
+    }
+}
+
 /// The customers' totals in order of their first rows, filled in parallel:
 /// each task takes a run of bit words and writes the customers they mark.
 const GROUP_WORDS: usize = 4;
@@ -650,15 +690,7 @@ struct Columns<'o, T> {
 /// straight into the output columns: each task takes a run of bit words and
 /// the matching run of customers.
 fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u64]) -> Result<Aggregated> {
-    let starts: Vec<usize> = log
-        .batches
-        .iter()
-        .scan(0usize, |acc, b| {
-            let start = *acc;
-            *acc += b.ts.len();
-            Some(start)
-        })
-        .collect();
+    let starts = batch_starts(log);
     let words_per_task = first_rows.len().div_ceil(crate::parallel::num_threads() * 4).max(1);
     let runs: Vec<&[u64]> = first_rows.chunks(words_per_task).collect();
     let sizes: Vec<usize> = runs.iter().map(|r| r.iter().map(|w| w.count_ones() as usize).sum()).collect();
@@ -689,7 +721,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
         rest = Columns { first_row, recency_days, frequency, monetary };
     }
     runs.into_par_iter().zip(outputs).enumerate().for_each(|(task, (words, out))| {
-        let mut batch = 0usize;
+        let mut cursor = KeyCursor::new(log, &starts);
         let mut next = 0usize;
         let mut group: Vec<(u32, usize)> = Vec::with_capacity(GROUP_WORDS * 64);
         for (g, run) in words.chunks(GROUP_WORDS).enumerate() {
@@ -701,10 +733,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
                 while bits != 0 {
                     let row = (task * words_per_task + g * GROUP_WORDS + w) * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    while batch + 1 < starts.len() && starts[batch + 1] <= row {
-                        batch += 1;
-                    }
-                    let key = log.batches[batch].keys.at(row - starts[batch]) as usize;
+                    let key = cursor.key(row);
                     if let Some(slot) = table.get(key) {
                         crate::memory::prefetch(slot);
                     }
