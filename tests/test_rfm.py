@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import uoseg
 from hypothesis import given
 from hypothesis import strategies as st
-from uoseg.rfm import EN11, Rule
+from uoseg.rfm import CN8_NAMES, EN11, Rule
 
 AS_OF = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -200,6 +201,42 @@ def test_schemes_are_validated_data() -> None:
         & (cn8.monetary >= cn8.monetary.mean())
     )
     assert ((cn8.segment == "重要价值客户") == high_value).all()
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "rfm.md"
+
+
+def documented_table(heading: str) -> list[list[str]]:
+    """The rows of the first table under ``heading`` in docs/rfm.md."""
+    section = DOCS.read_text(encoding="utf-8").split(heading, 1)[1]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    body = [row for row in rows[1:] if not set("".join(row)) <= {"-"}]
+    return body[: next((i for i, r in enumerate(body) if len(r) != len(body[0])), len(body))]
+
+
+# The en11 grid as docs/rfm.md prints it: rows R = 5..1, columns FM = 1..5.
+EN11_TABLE = {int(row[0]): row[1:] for row in documented_table('## Scheme `"en11"`')}
+
+
+def test_the_documented_cn8_table_is_the_one_applied() -> None:
+    high = {"high": True, "low": False}
+    documented = {
+        (high[r], high[f], high[m]): name for r, f, m, name in documented_table('## Scheme `"cn8"`')
+    }
+    assert documented == CN8_NAMES
+    assert sorted(EN11_TABLE) == [1, 2, 3, 4, 5]
+
+
+def test_every_customer_gets_the_en11_segment_and_code_of_their_scores() -> None:
+    log = make_log(6, 5000, 2000)[["user_id", "ts", "amount"]]
+    result = uoseg.rfm(log, as_of=AS_OF).to_pandas()
+    fm = (result.f + result.m + 1) // 2  # FM = round((F + M) / 2), halves up
+    expected = [EN11_TABLE[r][x - 1] for r, x in zip(result.r, fm, strict=True)]
+    assert result.segment.astype(str).tolist() == expected
+    codes = [f"{r}{f}{m}" for r, f, m in zip(result.r, result.f, result.m, strict=True)]
+    assert result.rfm_code.astype(str).tolist() == codes
+    assert len(set(fm)) > 3 and len(set(result.r)) == 5  # the grid is exercised
 
 
 def test_add_rfm_makes_queries_possible() -> None:

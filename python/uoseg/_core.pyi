@@ -47,6 +47,7 @@ def rfm_scores(
     bins: int,
     ties_mode: str,
     columns: tuple[str, str, str],
+    cells: np.ndarray[Any, np.dtype[np.int16]] | None = None,
 ) -> dict[str, Any]: ...
 
 @final

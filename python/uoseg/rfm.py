@@ -111,15 +111,6 @@ class RfmScheme:
             cells[((r - 1) * bins + (f - 1)) * bins + (m - 1)] = index[owner[0]]
         return cls(name, bins, segments, cells)
 
-    def assign(
-        self, r: np.ndarray[Any, Any], f: np.ndarray[Any, Any], m: np.ndarray[Any, Any]
-    ) -> pa.Array:
-        b = self.bins
-        # int16 holds the cell index: bins <= 100 would need 1e6, so widen only then.
-        kind = np.int16 if b**3 < 2**15 else np.int64
-        flat = ((r.astype(kind) - 1) * b + (f - 1)) * b + (m - 1)
-        return pa.DictionaryArray.from_arrays(pa.array(self.cells[flat]), pa.array(self.segments))
-
 
 # The common 11-segment scheme on R and FM = round((F + M) / 2) (5 levels).
 # Rows R = 5..1, columns FM = 1..5.
@@ -291,13 +282,12 @@ def rfm(
         int(bins),
         ties,
         (user, ts, amount),
+        chosen.cells if isinstance(chosen, RfmScheme) else None,
     )
     levels = out["levels"]
     first_row = pa.array(out["first_row"])
     monetary: pa.Array
-    if out["monetary_kind"] == "cents":
-        monetary = pa.array(out["monetary"] / 100.0)
-    elif out["monetary_kind"] == "decimal":
+    if out["monetary_kind"] == "decimal":
         scale = out["scale"]
         words = np.empty((len(out["monetary"]), 2), dtype=np.int64)
         words[:, 0] = out["monetary"]
@@ -307,10 +297,9 @@ def rfm(
     else:
         monetary = pa.array(out["monetary"])
     r, f, m = out["r"], out["f"], out["m"]
-    if levels <= 9:
+    if "digits" in out:
         # One digit per score: "545" is entry 5*100 + 4*10 + 5 of the dictionary.
-        number = r.astype(np.int16) * 100 + f.astype(np.int16) * 10 + m
-        code = pa.DictionaryArray.from_arrays(pa.array(number), _THREE_DIGITS)
+        code = pa.DictionaryArray.from_arrays(pa.array(out["digits"]), _THREE_DIGITS)
     else:
         code = pc.binary_join_element_wise(
             *(pa.array(score).cast(pa.string()) for score in (r, f, m)), pa.scalar("-")
@@ -320,7 +309,9 @@ def rfm(
             raise InvalidInputError(
                 f"scheme {chosen.name!r} is defined for {chosen.bins} levels, scores have {levels}"
             )
-        segment = chosen.assign(r, f, m)
+        segment = pa.DictionaryArray.from_arrays(
+            pa.array(out["segments"]), pa.array(chosen.segments)
+        )
     else:
         segment = _cn8(out, cn8_basis)
     table = pa.table(
@@ -329,9 +320,10 @@ def rfm(
             "recency_days": pa.array(out["recency_days"]),
             "frequency": pa.array(out["frequency"]),
             "monetary": monetary,
-            "r": pa.array(r.astype(np.int8)),
-            "f": pa.array(f.astype(np.int8)),
-            "m": pa.array(m.astype(np.int8)),
+            # Scores are 1..100: their bytes read the same as int8.
+            "r": pa.array(r.view(np.int8)),
+            "f": pa.array(f.view(np.int8)),
+            "m": pa.array(m.view(np.int8)),
             "rfm_code": code,
             "segment": segment,
         }

@@ -193,6 +193,9 @@ impl<'a> Log<'a> {
 
 /// Per customer, in order of first appearance in the (as_of-filtered) log.
 pub struct Aggregated {
+    /// Each customer's key as read from the log: the user id for integer ids
+    /// (the bits of an i64 id), the code for coded ones.
+    pub users: Vec<u64>,
     /// Row (in the input) of each customer's first purchase.
     pub first_row: Vec<u32>,
     pub recency_days: Vec<i64>,
@@ -245,15 +248,19 @@ pub fn aggregate(log: &Log<'_>) -> Result<Aggregated> {
     if max_key < rows.max(1 << 20) as u64 {
         return aggregate_dense(log, max_key as usize + 1);
     }
-    let (codes, width) = appearance_codes(log);
+    let (codes, ids) = appearance_codes(log);
     let batches = log.batches.iter().zip(&codes).map(|(b, c)| Batch { keys: Keys::U32(c), ..*b }).collect();
-    aggregate_dense(&Log { batches, ..*log }, width)
+    let mut aggregated = aggregate_dense(&Log { batches, ..*log }, ids.len())?;
+    // Codes follow first appearance, as the customers do: code i is user i.
+    aggregated.users = ids;
+    Ok(aggregated)
 }
 
 /// Dense codes 0.. by first appearance among the kept rows (`u32::MAX` for
-/// rows after as_of, which every key range skips), and how many codes there are.
-fn appearance_codes(log: &Log<'_>) -> (Vec<Vec<u32>>, usize) {
+/// rows after as_of, which the table does not have), and the key of each code.
+fn appearance_codes(log: &Log<'_>) -> (Vec<Vec<u32>>, Vec<u64>) {
     let mut code_of: FxHashMap<u64, u32> = FxHashMap::default();
+    let mut keys = Vec::new();
     let codes = log
         .batches
         .iter()
@@ -263,13 +270,16 @@ fn appearance_codes(log: &Log<'_>) -> (Vec<Vec<u32>>, usize) {
                     if log.scale.micros(b.ts[i]) > log.as_of {
                         return u32::MAX;
                     }
-                    let next = code_of.len() as u32;
-                    *code_of.entry(b.keys.at(i)).or_insert(next)
+                    let key = b.keys.at(i);
+                    *code_of.entry(key).or_insert_with(|| {
+                        keys.push(key);
+                        keys.len() as u32 - 1
+                    })
                 })
                 .collect()
         })
         .collect();
-    (codes, code_of.len())
+    (codes, keys)
 }
 
 fn aggregate_dense(log: &Log<'_>, width: usize) -> Result<Aggregated> {
@@ -680,10 +690,24 @@ const GROUP_WORDS: usize = 4;
 
 /// Output columns of one run of customers.
 struct Columns<'o, T> {
+    users: &'o mut [u64],
     first_row: &'o mut [u32],
     recency_days: &'o mut [i64],
     frequency: &'o mut [i64],
     monetary: &'o mut [T],
+}
+
+/// `column` cut into consecutive pieces of the given sizes.
+fn pieces<'c, T>(mut column: &'c mut [T], sizes: &[usize]) -> Vec<&'c mut [T]> {
+    sizes
+        .iter()
+        .map(|&size| {
+            let size = size.min(column.len());
+            let (piece, rest) = std::mem::take(&mut column).split_at_mut(size);
+            column = rest;
+            piece
+        })
+        .collect()
 }
 
 /// The customers' totals in order of their first rows, written in parallel
@@ -695,32 +719,23 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
     let runs: Vec<&[u64]> = first_rows.chunks(words_per_task).collect();
     let sizes: Vec<usize> = runs.iter().map(|r| r.iter().map(|w| w.count_ones() as usize).sum()).collect();
     let n: usize = sizes.iter().sum();
-    let too_many = || Error::invalid(format!("{n} customers do not fit in memory"));
     // SAFETY: all-zero bytes are valid integers and floats.
-    let (mut first_row, mut recency_days, mut frequency, mut monetary) = unsafe {
-        (
-            crate::memory::zeroed_vec::<u32>(n).ok_or_else(too_many)?,
-            crate::memory::zeroed_vec::<i64>(n).ok_or_else(too_many)?,
-            crate::memory::zeroed_vec::<i64>(n).ok_or_else(too_many)?,
-            crate::memory::zeroed_vec::<S::Total>(n).ok_or_else(too_many)?,
-        )
-    };
-    let mut outputs = Vec::with_capacity(runs.len());
-    let mut rest = Columns {
-        first_row: &mut first_row[..],
-        recency_days: &mut recency_days[..],
-        frequency: &mut frequency[..],
-        monetary: &mut monetary[..],
-    };
-    for &size in &sizes {
-        let (a, first_row) = std::mem::take(&mut rest.first_row).split_at_mut(size);
-        let (b, recency_days) = std::mem::take(&mut rest.recency_days).split_at_mut(size);
-        let (c, frequency) = std::mem::take(&mut rest.frequency).split_at_mut(size);
-        let (d, monetary) = std::mem::take(&mut rest.monetary).split_at_mut(size);
-        outputs.push(Columns { first_row: a, recency_days: b, frequency: c, monetary: d });
-        rest = Columns { first_row, recency_days, frequency, monetary };
-    }
-    runs.into_par_iter().zip(outputs).enumerate().for_each(|(task, (words, out))| {
+    let (mut users, mut first_row, mut recency_days, mut frequency, mut monetary) =
+        unsafe { (zeroed::<u64>(n)?, zeroed::<u32>(n)?, zeroed::<i64>(n)?, zeroed::<i64>(n)?, zeroed::<S::Total>(n)?) };
+    let outputs = pieces(&mut users, &sizes)
+        .into_iter()
+        .zip(pieces(&mut first_row, &sizes))
+        .zip(pieces(&mut recency_days, &sizes))
+        .zip(pieces(&mut frequency, &sizes))
+        .zip(pieces(&mut monetary, &sizes))
+        .map(|((((users, first_row), recency_days), frequency), monetary)| Columns {
+            users,
+            first_row,
+            recency_days,
+            frequency,
+            monetary,
+        });
+    runs.into_par_iter().zip(outputs.collect::<Vec<_>>()).enumerate().for_each(|(task, (words, out))| {
         let mut cursor = KeyCursor::new(log, &starts);
         let mut next = 0usize;
         let mut group: Vec<(u32, usize)> = Vec::with_capacity(GROUP_WORDS * 64);
@@ -743,6 +758,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
             for &(row, key) in &group {
                 // Keys of first rows index the table (they were counted there).
                 if let (Some(slot), true) = (table.get(key), next < out.first_row.len()) {
+                    out.users[next] = key as u64;
                     out.first_row[next] = row;
                     out.recency_days[next] = slot.recency_days();
                     out.frequency[next] = i64::from(slot.count);
@@ -752,7 +768,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
             }
         }
     });
-    Ok(Aggregated { first_row, recency_days, frequency, monetary: S::monetary(monetary) })
+    Ok(Aggregated { users, first_row, recency_days, frequency, monetary: S::monetary(monetary) })
 }
 
 /// Scores 1..=levels (levels = min(bins, customers)); R reversed.
@@ -812,6 +828,7 @@ mod tests {
         let ts = [0, day, 5 * day, 11 * day, 2 * day, 3 * day];
         let amounts = [1.25, 2.0, 0.5, 100.0, 0.1, 0.2];
         let agg = aggregate(&log(Keys::U32(&keys), &ts, Amounts::Float(&amounts), 10 * day)).unwrap();
+        assert_eq!(agg.users, vec![7, 3]);
         assert_eq!(agg.first_row, vec![0, 1]);
         assert_eq!(agg.recency_days, vec![5, 7]);
         assert_eq!(agg.frequency, vec![2, 3]);
@@ -832,6 +849,7 @@ mod tests {
             Batch::new(Keys::U64(&keys[2..]), &ts[2..], Amounts::Int(&amounts[2..])).unwrap(),
         ];
         let agg = aggregate(&Log { batches, scale: TickScale::Mul(1), as_of: 10 * day }).unwrap();
+        assert_eq!(agg.users, vec![u64::MAX - 1, 5, 1 << 40]);
         assert_eq!(agg.first_row, vec![0, 1, 4]);
         assert_eq!(agg.recency_days, vec![7, 8, 6]);
         assert_eq!(agg.frequency, vec![2, 1, 1]);
@@ -932,6 +950,10 @@ mod tests {
                         Monetary::Int { sums, .. } => sums.iter().map(|s| s.to_string()).collect(),
                         Monetary::Float(sums) => sums.iter().map(|s| format!("{s:.6}")).collect(),
                     };
+                    assert_eq!(agg.users.len(), agg.first_row.len());
+                    for (&user, &row) in agg.users.iter().zip(&agg.first_row) {
+                        assert_eq!(user, u64::from(keys[row as usize]));
+                    }
                     (agg.first_row, agg.recency_days, agg.frequency, money)
                 };
                 let single = one(1);
@@ -945,6 +967,7 @@ mod tests {
     #[test]
     fn scores_reverse_recency() {
         let agg = Aggregated {
+            users: vec![0, 1, 2, 3, 4],
             first_row: vec![0, 1, 2, 3, 4],
             recency_days: vec![1, 2, 3, 4, 5],
             frequency: vec![5, 4, 3, 2, 1],

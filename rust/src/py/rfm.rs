@@ -9,10 +9,11 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, TimeUnit};
-use numpy::PyArray1;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyChunkedArray;
+use rayon::prelude::*;
 
 use super::bucket::{chunks, ties};
 use super::released_parallel;
@@ -65,35 +66,19 @@ impl KeyColumn {
         }
     }
 
-    /// The user ids at `rows` (ascending), as NumPy wants them, when the ids
-    /// are integers read in place: cheaper than a pyarrow `take` afterwards.
-    fn at_rows<'py>(&self, py: Python<'py>, rows: &[u32]) -> Option<Bound<'py, PyAny>> {
+    /// The user ids of the customers from their keys, typed as the column,
+    /// when the ids are integers read in place (other keys are codes).
+    fn users<'py>(&self, py: Python<'py>, keys: Vec<u64>) -> Option<Bound<'py, PyAny>> {
         let KeyColumn::InPlace(chunks) = self else { return None };
-        let mut starts = Vec::with_capacity(chunks.len());
-        let mut total = 0usize;
-        for chunk in chunks {
-            starts.push(total);
-            total += chunk.len();
-        }
-        let chunk_of = |row: usize| starts.partition_point(|&s| s <= row).saturating_sub(1);
-        macro_rules! gather {
-            ($t:ty) => {{
-                let mut out = Vec::with_capacity(rows.len());
-                let mut c = 0usize;
-                for &row in rows {
-                    let row = row as usize;
-                    if !(starts[c]..starts[c] + chunks[c].len()).contains(&row) {
-                        c = chunk_of(row);
-                    }
-                    out.push(chunks[c].as_primitive::<$t>().value(row - starts[c]));
-                }
-                PyArray1::from_vec(py, out).into_any()
-            }};
-        }
         Some(match chunks.first()?.data_type() {
-            DataType::UInt32 => gather!(UInt32Type),
-            DataType::UInt64 => gather!(UInt64Type),
-            _ => gather!(Int64Type),
+            DataType::UInt32 => {
+                // Keys of u32 ids are those ids.
+                let ids: Vec<u32> = keys.par_iter().map(|&k| k as u32).collect();
+                PyArray1::from_vec(py, ids).into_any()
+            }
+            DataType::UInt64 => PyArray1::from_vec(py, keys).into_any(),
+            // The keys of i64 ids are their bits.
+            _ => PyArray1::from_vec(py, keys.into_iter().map(|k| k as i64).collect::<Vec<i64>>()).into_any(),
         })
     }
 
@@ -225,10 +210,34 @@ impl AmountColumn {
     }
 }
 
+/// Per customer, the RFM code as a three-digit number (`545` for r=5, f=4,
+/// m=5; with at most 9 levels) and the index of the segment of its score
+/// cell (given the scheme's cells, flattened r-major).
+struct Labels {
+    digits: Option<Vec<i16>>,
+    segments: Option<Vec<i16>>,
+}
+
+impl Labels {
+    fn of(scores: &rfm::Scores, cells: Option<&[i16]>) -> Self {
+        let levels = scores.levels;
+        let scored = || scores.r.par_iter().zip(&scores.f).zip(&scores.m);
+        let digits = (levels <= 9)
+            .then(|| scored().map(|((&r, &f), &m)| i16::from(r) * 100 + i16::from(f) * 10 + i16::from(m)).collect());
+        // A scheme for another number of levels is refused by the caller.
+        let segments = cells.filter(|c| c.len() == levels * levels * levels).map(|cells| {
+            let cell = move |s: u8| usize::from(s) - 1;
+            let segment = move |r, f, m| cells.get((cell(r) * levels + cell(f)) * levels + cell(m)).copied();
+            scored().map(|((&r, &f), &m)| segment(r, f, m).unwrap_or(-1)).collect()
+        });
+        Labels { digits, segments }
+    }
+}
+
 /// RFM aggregation and scores. Returns a dict of NumPy arrays plus metadata;
 /// the Python layer assembles the table and names the segments.
 #[pyfunction]
-#[pyo3(signature = (users, ts, amount, as_of, bins, ties_mode, columns))]
+#[pyo3(signature = (users, ts, amount, as_of, bins, ties_mode, columns, cells=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn rfm_scores<'py>(
     py: Python<'py>,
@@ -239,34 +248,39 @@ pub fn rfm_scores<'py>(
     bins: usize,
     ties_mode: &str,
     columns: (String, String, String),
+    cells: Option<PyReadonlyArray1<'py, i16>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let cells: Option<Vec<i16>> = cells.map(|c| c.as_array().to_vec());
     let (users, ts, amount) = (chunks(users), chunks(ts), chunks(amount));
     let how = ties(ties_mode)?;
     let (user_column, ts_column, amount_column) = columns;
-    let (aggregated, scores, scale, keys) = released_parallel(py, || {
+    let (aggregated, scores, scale, keys, labels) = released_parallel(py, || {
         let keys = KeyColumn::read(users, &user_column)?;
         let stamps = TsColumn::read(ts, &ts_column)?;
         let (amounts, scale) = AmountColumn::read(amount, &amount_column)?;
         let log = Log::from_columns(&keys.pieces(), &stamps.pieces(), &amounts.pieces(), stamps.scale(), as_of)?;
         let aggregated = rfm::aggregate(&log)?;
         let scores = rfm::score(&aggregated, bins, how)?;
-        Ok((aggregated, scores, scale, keys))
+        let labels = Labels::of(&scores, cells.as_deref());
+        Ok((aggregated, scores, scale, keys, labels))
     })?;
     let out = PyDict::new(py);
-    if let Some(users) = keys.at_rows(py, &aggregated.first_row) {
+    if let Some(users) = keys.users(py, aggregated.users) {
         out.set_item("users", users)?;
     }
     out.set_item("first_row", PyArray1::from_vec(py, aggregated.first_row))?;
     out.set_item("recency_days", PyArray1::from_vec(py, aggregated.recency_days))?;
     out.set_item("frequency", PyArray1::from_vec(py, aggregated.frequency))?;
     match aggregated.monetary {
-        Monetary::Int { sums, cents } => {
+        Monetary::Int { sums, cents: true } => {
+            // Whole cents, reported in units: the division NumPy would do.
+            let units: Vec<f64> = sums.par_iter().map(|&c| c as f64 / 100.0).collect();
+            out.set_item("monetary", PyArray1::from_vec(py, units))?;
+            out.set_item("monetary_kind", "float")?;
+        }
+        Monetary::Int { sums, cents: false } => {
             out.set_item("monetary", PyArray1::from_vec(py, sums))?;
-            let kind = match (cents, scale) {
-                (true, _) => "cents",
-                (false, Some(_)) => "decimal",
-                (false, None) => "int",
-            };
+            let kind = if scale.is_some() { "decimal" } else { "int" };
             out.set_item("monetary_kind", kind)?;
         }
         Monetary::Float(sums) => {
@@ -279,5 +293,11 @@ pub fn rfm_scores<'py>(
     out.set_item("f", PyArray1::from_vec(py, scores.f))?;
     out.set_item("m", PyArray1::from_vec(py, scores.m))?;
     out.set_item("levels", scores.levels)?;
+    if let Some(digits) = labels.digits {
+        out.set_item("digits", PyArray1::from_vec(py, digits))?;
+    }
+    if let Some(segments) = labels.segments {
+        out.set_item("segments", PyArray1::from_vec(py, segments))?;
+    }
     Ok(out)
 }
