@@ -184,6 +184,19 @@ def test_nulls_are_refused_with_the_row() -> None:
         uoseg.rfm(log, as_of=AS_OF)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_amounts_are_refused_with_the_row(bad: float) -> None:
+    log = pa.table(
+        {
+            "user_id": pa.array([1, 2, 1], pa.uint32()),
+            "ts": pa.array([AS_OF, AS_OF, AS_OF]),
+            "amount": [1.0, 2.0, bad],
+        }
+    )
+    with pytest.raises(uoseg.InvalidInputError, match=r"'amount' has a non-finite .* at row 2"):
+        uoseg.rfm(log, as_of=AS_OF)
+
+
 def test_schemes_are_validated_data() -> None:
     assert len(EN11.segments) == 11
     with pytest.raises(uoseg.InvalidInputError, match="uncovered"):

@@ -19,7 +19,7 @@ use super::bucket::{chunks, ties};
 use super::released_parallel;
 use crate::error::{Error, Result};
 use crate::ingest::{self, encode_strings, is_string_type, Logical, NumericValues};
-use crate::rfm::{self, Amounts, Keys, Log, Monetary, TickScale};
+use crate::rfm::{self, Amounts, Keys, Log, Monetary, Rows, TickScale};
 
 fn first_null(chunks: &[ArrayRef], column: &str) -> Result<()> {
     let mut base = 0;
@@ -195,6 +195,25 @@ impl AmountColumn {
         Ok((AmountColumn::Converted(values), None))
     }
 
+    /// The error for a float sum that is not finite: names the first NaN or
+    /// infinite amount, if there is one.
+    fn non_finite(&self, column: &str) -> Error {
+        let mut base = 0;
+        for piece in self.pieces() {
+            if let Amounts::Float(values) = piece {
+                if let Some(row) = values.iter().position(|v| !v.is_finite()) {
+                    return Error::invalid(format!(
+                        "column '{column}' has a non-finite amount ({}) at row {}",
+                        values[row],
+                        base + row
+                    ));
+                }
+            }
+            base += piece.rows();
+        }
+        Error::invalid(format!("a customer's sum of column '{column}' overflows a 64-bit float"))
+    }
+
     fn pieces(&self) -> Vec<Amounts<'_>> {
         match self {
             AmountColumn::InPlace(chunks) => chunks
@@ -260,6 +279,11 @@ pub fn rfm_scores<'py>(
         let (amounts, scale) = AmountColumn::read(amount, &amount_column)?;
         let log = Log::from_columns(&keys.pieces(), &stamps.pieces(), &amounts.pieces(), stamps.scale(), as_of)?;
         let aggregated = rfm::aggregate(&log)?;
+        if let Monetary::Float(sums) = &aggregated.monetary {
+            if sums.par_iter().any(|s| !s.is_finite()) {
+                return Err(amounts.non_finite(&amount_column));
+            }
+        }
         let scores = rfm::score(&aggregated, bins, how)?;
         let labels = Labels::of(&scores, cells.as_deref());
         Ok((aggregated, scores, scale, keys, labels))
