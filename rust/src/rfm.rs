@@ -195,12 +195,44 @@ impl<'a> Log<'a> {
 pub struct Aggregated {
     /// Each customer's key as read from the log: the user id for integer ids
     /// (the bits of an i64 id), the code for coded ones.
-    pub users: Vec<u64>,
+    pub users: Users,
     /// Row (in the input) of each customer's first purchase.
     pub first_row: Vec<u32>,
     pub recency_days: Vec<i64>,
     pub frequency: Vec<i64>,
     pub monetary: Monetary,
+}
+
+/// Customer keys, as 32 bits when every key of the log has 32 bits.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Users {
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+}
+
+/// An output key type: the table index it was read as, narrowed.
+trait UserKey: Copy + Send + Sync {
+    /// All-zero bytes are a valid key (for zeroed output columns).
+    fn from_index(index: usize) -> Self;
+    fn users(keys: Vec<Self>) -> Users;
+}
+
+impl UserKey for u32 {
+    fn from_index(index: usize) -> Self {
+        index as u32
+    }
+    fn users(keys: Vec<u32>) -> Users {
+        Users::U32(keys)
+    }
+}
+
+impl UserKey for u64 {
+    fn from_index(index: usize) -> Self {
+        index as u64
+    }
+    fn users(keys: Vec<u64>) -> Users {
+        Users::U64(keys)
+    }
 }
 
 pub enum Monetary {
@@ -252,7 +284,7 @@ pub fn aggregate(log: &Log<'_>) -> Result<Aggregated> {
     let batches = log.batches.iter().zip(&codes).map(|(b, c)| Batch { keys: Keys::U32(c), ..*b }).collect();
     let mut aggregated = aggregate_dense(&Log { batches, ..*log }, ids.len())?;
     // Codes follow first appearance, as the customers do: code i is user i.
-    aggregated.users = ids;
+    aggregated.users = Users::U64(ids);
     Ok(aggregated)
 }
 
@@ -689,8 +721,8 @@ impl<'l, 'a> KeyCursor<'l, 'a> {
 const GROUP_WORDS: usize = 4;
 
 /// Output columns of one run of customers.
-struct Columns<'o, T> {
-    users: &'o mut [u64],
+struct Columns<'o, U, T> {
+    users: &'o mut [U],
     first_row: &'o mut [u32],
     recency_days: &'o mut [i64],
     frequency: &'o mut [i64],
@@ -714,6 +746,18 @@ fn pieces<'c, T>(mut column: &'c mut [T], sizes: &[usize]) -> Vec<&'c mut [T]> {
 /// straight into the output columns: each task takes a run of bit words and
 /// the matching run of customers.
 fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u64]) -> Result<Aggregated> {
+    if log.batches.iter().all(|b| matches!(b.keys, Keys::U32(_))) {
+        in_appearance_order_as::<S, u32>(log, table, first_rows)
+    } else {
+        in_appearance_order_as::<S, u64>(log, table, first_rows)
+    }
+}
+
+fn in_appearance_order_as<S: Sum, U: UserKey>(
+    log: &Log<'_>,
+    table: &[Slot<S>],
+    first_rows: &[u64],
+) -> Result<Aggregated> {
     let starts = batch_starts(log);
     let words_per_task = first_rows.len().div_ceil(crate::parallel::num_threads() * 4).max(1);
     let runs: Vec<&[u64]> = first_rows.chunks(words_per_task).collect();
@@ -721,7 +765,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
     let n: usize = sizes.iter().sum();
     // SAFETY: all-zero bytes are valid integers and floats.
     let (mut users, mut first_row, mut recency_days, mut frequency, mut monetary) =
-        unsafe { (zeroed::<u64>(n)?, zeroed::<u32>(n)?, zeroed::<i64>(n)?, zeroed::<i64>(n)?, zeroed::<S::Total>(n)?) };
+        unsafe { (zeroed::<U>(n)?, zeroed::<u32>(n)?, zeroed::<i64>(n)?, zeroed::<i64>(n)?, zeroed::<S::Total>(n)?) };
     let outputs = pieces(&mut users, &sizes)
         .into_iter()
         .zip(pieces(&mut first_row, &sizes))
@@ -758,7 +802,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
             for &(row, key) in &group {
                 // Keys of first rows index the table (they were counted there).
                 if let (Some(slot), true) = (table.get(key), next < out.first_row.len()) {
-                    out.users[next] = key as u64;
+                    out.users[next] = U::from_index(key);
                     out.first_row[next] = row;
                     out.recency_days[next] = slot.recency_days();
                     out.frequency[next] = i64::from(slot.count);
@@ -768,7 +812,7 @@ fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u
             }
         }
     });
-    Ok(Aggregated { users, first_row, recency_days, frequency, monetary: S::monetary(monetary) })
+    Ok(Aggregated { users: U::users(users), first_row, recency_days, frequency, monetary: S::monetary(monetary) })
 }
 
 /// Scores 1..=levels (levels = min(bins, customers)); R reversed.
@@ -828,7 +872,7 @@ mod tests {
         let ts = [0, day, 5 * day, 11 * day, 2 * day, 3 * day];
         let amounts = [1.25, 2.0, 0.5, 100.0, 0.1, 0.2];
         let agg = aggregate(&log(Keys::U32(&keys), &ts, Amounts::Float(&amounts), 10 * day)).unwrap();
-        assert_eq!(agg.users, vec![7, 3]);
+        assert_eq!(agg.users, Users::U32(vec![7, 3]));
         assert_eq!(agg.first_row, vec![0, 1]);
         assert_eq!(agg.recency_days, vec![5, 7]);
         assert_eq!(agg.frequency, vec![2, 3]);
@@ -849,7 +893,7 @@ mod tests {
             Batch::new(Keys::U64(&keys[2..]), &ts[2..], Amounts::Int(&amounts[2..])).unwrap(),
         ];
         let agg = aggregate(&Log { batches, scale: TickScale::Mul(1), as_of: 10 * day }).unwrap();
-        assert_eq!(agg.users, vec![u64::MAX - 1, 5, 1 << 40]);
+        assert_eq!(agg.users, Users::U64(vec![u64::MAX - 1, 5, 1 << 40]));
         assert_eq!(agg.first_row, vec![0, 1, 4]);
         assert_eq!(agg.recency_days, vec![7, 8, 6]);
         assert_eq!(agg.frequency, vec![2, 1, 1]);
@@ -950,9 +994,10 @@ mod tests {
                         Monetary::Int { sums, .. } => sums.iter().map(|s| s.to_string()).collect(),
                         Monetary::Float(sums) => sums.iter().map(|s| format!("{s:.6}")).collect(),
                     };
-                    assert_eq!(agg.users.len(), agg.first_row.len());
-                    for (&user, &row) in agg.users.iter().zip(&agg.first_row) {
-                        assert_eq!(user, u64::from(keys[row as usize]));
+                    let Users::U32(users) = &agg.users else { panic!("u32 keys give u32 users") };
+                    assert_eq!(users.len(), agg.first_row.len());
+                    for (&user, &row) in users.iter().zip(&agg.first_row) {
+                        assert_eq!(user, keys[row as usize]);
                     }
                     (agg.first_row, agg.recency_days, agg.frequency, money)
                 };
@@ -967,7 +1012,7 @@ mod tests {
     #[test]
     fn scores_reverse_recency() {
         let agg = Aggregated {
-            users: vec![0, 1, 2, 3, 4],
+            users: Users::U32(vec![0, 1, 2, 3, 4]),
             first_row: vec![0, 1, 2, 3, 4],
             recency_days: vec![1, 2, 3, 4, 5],
             frequency: vec![5, 4, 3, 2, 1],

@@ -19,7 +19,7 @@ use super::bucket::{chunks, ties};
 use super::released_parallel;
 use crate::error::{Error, Result};
 use crate::ingest::{self, encode_strings, is_string_type, Logical, NumericValues};
-use crate::rfm::{self, Amounts, Keys, Log, Monetary, Rows, TickScale};
+use crate::rfm::{self, Amounts, Keys, Log, Monetary, Rows, TickScale, Users};
 
 fn first_null(chunks: &[ArrayRef], column: &str) -> Result<()> {
     let mut base = 0;
@@ -68,17 +68,16 @@ impl KeyColumn {
 
     /// The user ids of the customers from their keys, typed as the column,
     /// when the ids are integers read in place (other keys are codes).
-    fn users<'py>(&self, py: Python<'py>, keys: Vec<u64>) -> Option<Bound<'py, PyAny>> {
+    fn users<'py>(&self, py: Python<'py>, keys: Users) -> Option<Bound<'py, PyAny>> {
         let KeyColumn::InPlace(chunks) = self else { return None };
-        Some(match chunks.first()?.data_type() {
-            DataType::UInt32 => {
-                // Keys of u32 ids are those ids.
-                let ids: Vec<u32> = keys.par_iter().map(|&k| k as u32).collect();
-                PyArray1::from_vec(py, ids).into_any()
+        Some(match (chunks.first()?.data_type(), keys) {
+            // Keys of u32 ids are those ids; of i64 ids, their bits.
+            (DataType::UInt32, Users::U32(ids)) => PyArray1::from_vec(py, ids).into_any(),
+            (DataType::Int64, Users::U64(bits)) => {
+                PyArray1::from_vec(py, bits.into_par_iter().map(|k| k as i64).collect::<Vec<i64>>()).into_any()
             }
-            DataType::UInt64 => PyArray1::from_vec(py, keys).into_any(),
-            // The keys of i64 ids are their bits.
-            _ => PyArray1::from_vec(py, keys.into_iter().map(|k| k as i64).collect::<Vec<i64>>()).into_any(),
+            (_, Users::U64(ids)) => PyArray1::from_vec(py, ids).into_any(),
+            (_, Users::U32(ids)) => PyArray1::from_vec(py, ids).into_any(),
         })
     }
 
