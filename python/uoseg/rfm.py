@@ -265,9 +265,9 @@ def rfm(
     ...                 "ts": pa.array([dt.datetime(2025, 12, 1), dt.datetime(2025, 12, 30),
     ...                                 dt.datetime(2025, 12, 20)], pa.timestamp("s")),
     ...                 "amount": [10.0, 5.5, 20.0]})
-    >>> result = uoseg.rfm(log, as_of=dt.datetime(2026, 1, 1), bins=2)
+    >>> result = uoseg.rfm(log, as_of=dt.datetime(2026, 1, 1), bins=2, scheme="cn8")
     >>> result.table.column("recency_days").to_pylist()
-    [11, 1]
+    [12, 2]
     """
     chosen = SCHEMES.get(scheme, None) if isinstance(scheme, str) else scheme
     if chosen is None:
