@@ -1,7 +1,10 @@
-"""README's Python examples run as written (so the README stays true)."""
+"""README's Python examples and the docstrings' examples run as written (so the
+documentation stays true)."""
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import re
 from pathlib import Path
 
@@ -19,3 +22,16 @@ def test_readme_example_runs(block: str, tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_readme_has_examples() -> None:
     assert len(BLOCKS) >= 2
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["uoseg.bucket", "uoseg._store", "uoseg.query", "uoseg.split", "uoseg.rfm", "uoseg.datasets"],
+)
+def test_docstring_examples_run(module: str) -> None:
+    results = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
+    assert results.attempted > 0 and results.failed == 0, (
+        f"{results.failed} of {results.attempted} failed"
+    )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import doctest
-import importlib
 import itertools
 from pathlib import Path
 
@@ -265,9 +263,3 @@ def test_add_rfm_makes_queries_possible() -> None:
     assert champions.ids().tolist() == sorted(expected.tolist())
     assert store.query("rfm.r = 5").ids().tolist() == sorted(frame[frame.r == 5].user_id.tolist())
     assert isinstance(result.to_polars().height, int)
-
-
-def test_the_docstring_examples_run() -> None:
-    module = importlib.import_module("uoseg.rfm")  # `uoseg.rfm` is the function
-    results = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert results.attempted > 0 and results.failed == 0
