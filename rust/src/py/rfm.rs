@@ -245,8 +245,8 @@ impl Labels {
         // A scheme for another number of levels is refused by the caller.
         let segments = cells.filter(|c| c.len() == levels * levels * levels).map(|cells| {
             // Scores are 1..=levels; anything else finds no cell (-1), never a panic.
-            let cell = move |s: u8| usize::from(s).wrapping_sub(1);
-            let segment = move |r, f, m| cells.get((cell(r) * levels + cell(f)) * levels + cell(m)).copied();
+            let cell = move |s: u8| usize::from(s).checked_sub(1).filter(|&c| c < levels);
+            let segment = move |r, f, m| cells.get((cell(r)? * levels + cell(f)?) * levels + cell(m)?).copied();
             scored().map(|((&r, &f), &m)| segment(r, f, m).unwrap_or(-1)).collect()
         });
         Labels { digits, segments }
