@@ -254,10 +254,8 @@ impl Monetary {
 
 /// Aggregates the log per customer.
 ///
-/// Customers are slots of one table indexed by user id (or by a dense code for
-/// sparse ids), split into one key range per thread: every thread reads all
-/// rows in order but updates only its own range, so no merging is needed and
-/// each thread sees its customers' first rows first.
+/// Customers are slots of a table indexed by user id (or by a dense code for
+/// sparse ids); see [`aggregate_with`] for how the threads share the work.
 pub fn aggregate(log: &Log<'_>) -> Result<Aggregated> {
     let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
     if u32::try_from(rows).is_err() {
@@ -490,10 +488,6 @@ struct Part<'b, S> {
     slots: Vec<Slot<S>>,
     /// The bitmap words of this part's rows (parts start at multiples of 64).
     first_bits: &'b mut [u64],
-    /// Each customer's first row in this part (valid where its count is not
-    /// 0), for every part but the first: the merge unmarks the rows of
-    /// customers that an earlier part has.
-    first_row: Option<Vec<u32>>,
     exact: bool,
 }
 
@@ -547,35 +541,39 @@ impl<S: Sum> Part<'_, S> {
     ) {
         const AHEAD: usize = 64;
         // Locals, not fields: the compiler keeps them in registers.
-        let (slots, first_bits, first_row) = (&mut self.slots[..], &mut self.first_bits[..], &mut self.first_row);
-        let bit_base = self.rows.start;
+        let (slots, first_bits) = (&mut self.slots[..], &mut self.first_bits[..]);
+        let rows = keys.len().min(ts.len()).min(amounts.len());
         let mut exact = true;
-        for (i, ((&key, &ticks), &amount)) in keys.iter().zip(ts).zip(amounts).enumerate() {
-            if let Some(slot) = keys.get(i + AHEAD).and_then(|&k| slots.get(k.into().0 as usize)) {
-                crate::memory::prefetch(slot);
-            }
-            let micros = micros(ticks);
-            if micros > as_of {
-                continue;
-            }
-            let key = key.into().0 as usize;
-            // Keys of kept rows index the table (it is sized by the largest).
-            let Some(slot) = slots.get_mut(key) else { continue };
-            let row = first + i;
-            if slot.count == 0 {
-                if let Some(first) = first_row.as_deref_mut().and_then(|f| f.get_mut(key)) {
-                    *first = row as u32;
+        let mut start = 0;
+        while start < rows {
+            // The rows of one bitmap word: their bits gather in a register
+            // and are stored once (a store per row made every row wait for
+            // the previous one's).
+            let bit = first + start - self.rows.start;
+            let end = (start + 64 - bit % 64).min(rows);
+            let mut word = 0u64;
+            let run = keys[start..end].iter().zip(&ts[start..end]).zip(&amounts[start..end]);
+            for (j, ((&key, &ticks), &amount)) in run.enumerate() {
+                if let Some(slot) = keys.get(start + j + AHEAD).and_then(|&k| slots.get(k.into().0 as usize)) {
+                    crate::memory::prefetch(slot);
                 }
-                let bit = row - bit_base;
-                if let Some(word) = first_bits.get_mut(bit / 64) {
-                    *word |= 1 << (bit % 64);
+                let micros = micros(ticks);
+                if micros > as_of {
+                    continue;
                 }
+                // Keys of kept rows index the table (it is sized by the largest).
+                let Some(slot) = slots.get_mut(key.into().0 as usize) else { continue };
+                word |= u64::from(slot.count == 0) << (bit % 64 + j);
+                slot.count += 1;
+                // Below 2^28 days (see `Slot::recency`), so the cast is exact.
+                let days = (as_of.abs_diff(micros) / MICROS_PER_DAY as u64) as u32;
+                slot.recency = slot.recency.max(!days);
+                exact &= slot.sum.add(amount);
             }
-            slot.count += 1;
-            // Below 2^28 days (see `Slot::recency`), so the cast is exact.
-            let days = (as_of.abs_diff(micros) / MICROS_PER_DAY as u64) as u32;
-            slot.recency = slot.recency.max(!days);
-            exact &= slot.sum.add(amount);
+            if let Some(stored) = first_bits.get_mut(bit / 64) {
+                *stored |= word;
+            }
+            start = end;
         }
         self.exact &= exact;
     }
@@ -616,12 +614,20 @@ const MIN_PART_ROWS: usize = 1 << 16;
 /// measured faster than one shared table split into key ranges (every thread
 /// reading every row and skipping the others' customers): no unpredictable
 /// branch per row, half the reading, and no memory shared while scanning.
+/// It also beat one shared table of atomic slots, whose locked updates cost
+/// more than the merge. A part keeps nothing per customer but its totals: the
+/// merge finds the customers a later part repeats, and their marks in that
+/// part are cleared afterwards by reading the keys of its marked rows (a
+/// per-customer first-row array cost a second random write per first visit).
 fn aggregate_with<S: Sum>(log: &Log<'_>, width: usize) -> Result<(Aggregated, bool)> {
     let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
-    let table_bytes = width.max(1) * (std::mem::size_of::<Slot<S>>() + std::mem::size_of::<u32>());
+    let table_bytes = width.max(1) * std::mem::size_of::<Slot<S>>();
     let parts = crate::parallel::num_threads().min(rows / MIN_PART_ROWS).min(TABLES_BUDGET / table_bytes).max(1);
     aggregate_in_parts::<S>(log, width, parts)
 }
+
+/// Customers per merge task: whole bitmap words of keys.
+const KEYS_PER_TASK: usize = 1 << 16;
 
 fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Result<(Aggregated, bool)> {
     let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
@@ -632,11 +638,9 @@ fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Resu
         .enumerate()
         .map(|(p, first_bits)| {
             let start = p * part_rows;
-            // SAFETY: all-zero slots and rows are valid (the `Sum` contract).
+            // SAFETY: all-zero slots are valid (the `Sum` contract).
             let slots = unsafe { zeroed::<Slot<S>>(width)? };
-            // The first part's marks all stand: it needs no first rows.
-            let first_row = if p == 0 { None } else { Some(unsafe { zeroed::<u32>(width)? }) };
-            Ok(Part { rows: start..(start + part_rows).min(rows), slots, first_bits, first_row, exact: true })
+            Ok(Part { rows: start..(start + part_rows).min(rows), slots, first_bits, exact: true })
         })
         .collect::<Result<_>>()?;
     parts.par_iter_mut().map(|part| part.scan(log)).collect::<Result<()>>()?;
@@ -645,41 +649,71 @@ fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Resu
         return Ok((in_appearance_order::<S>(log, &[], &first_bits)?, exact));
     };
     let (slots, later) = (&mut first.slots, &*later);
-    // Merge key range by key range; a customer's first row in a later part
-    // is not a first appearance when an earlier part has them.
-    const KEYS_PER_TASK: usize = 1 << 16;
-    let merged: Vec<(Vec<u32>, bool)> = slots
-        .par_chunks_mut(KEYS_PER_TASK)
+    // Merge key range by key range. For every later part, a bitmap of the
+    // customers an earlier part already has: their first rows in that part
+    // are not first appearances.
+    let mut repeats: Vec<Vec<u64>> = later.iter().map(|_| vec![0u64; width.div_ceil(64)]).collect();
+    let mut repeat_runs: Vec<_> = repeats.iter_mut().map(|r| r.chunks_mut(KEYS_PER_TASK / 64)).collect();
+    let tasks: Vec<_> = slots
+        .chunks_mut(KEYS_PER_TASK)
+        .map(|chunk| {
+            (chunk, repeat_runs.iter_mut().map(|runs| runs.next().unwrap_or_default()).collect::<Vec<&mut [u64]>>())
+        })
+        .collect();
+    exact &= tasks
+        .into_par_iter()
         .enumerate()
-        .map(|(task, chunk)| {
-            let (mut not_first, mut exact) = (Vec::new(), true);
+        .map(|(task, (chunk, mut repeat))| {
+            let mut exact = true;
             let keys = task * KEYS_PER_TASK..task * KEYS_PER_TASK + chunk.len();
-            for part in later {
-                // Every part after the first keeps its first rows.
-                let first_rows = part.first_row.as_deref().unwrap_or_default();
-                let others = part.slots[keys.clone()].iter().zip(&first_rows[keys.clone()]);
-                for (slot, (other, &row)) in chunk.iter_mut().zip(others) {
+            for (part, repeat) in later.iter().zip(&mut repeat) {
+                for (k, (slot, other)) in chunk.iter_mut().zip(&part.slots[keys.clone()]).enumerate() {
                     if other.count == 0 {
                         continue;
                     }
                     if slot.count == 0 {
                         *slot = *other;
                     } else {
-                        not_first.push(row);
+                        if let Some(word) = repeat.get_mut(k / 64) {
+                            *word |= 1 << (k % 64);
+                        }
                         exact &= slot.absorb(other);
                     }
                 }
             }
-            (not_first, exact)
+            exact
         })
-        .collect();
-    exact &= merged.iter().all(|(_, e)| *e);
+        .reduce(|| true, |a, b| a & b);
+    let later_rows: Vec<std::ops::Range<usize>> = later.iter().map(|p| p.rows.clone()).collect();
     let table = std::mem::take(&mut first.slots);
     drop(parts);
-    for row in merged.iter().flat_map(|(rows, _)| rows) {
-        first_bits[*row as usize / 64] &= !(1 << (row % 64));
+    for (rows, repeat) in later_rows.into_iter().zip(&repeats) {
+        unmark_repeats(log, &mut first_bits, rows, repeat);
     }
     Ok((in_appearance_order(log, &table, &first_bits)?, exact))
+}
+
+/// Clears the first-appearance marks of `rows` (a part's, starting at a
+/// multiple of 64) whose customer is in `repeat`.
+fn unmark_repeats(log: &Log<'_>, first_bits: &mut [u64], rows: std::ops::Range<usize>, repeat: &[u64]) {
+    const WORDS_PER_TASK: usize = 1 << 12;
+    let starts = batch_starts(log);
+    let words = rows.start / 64..rows.end.div_ceil(64).min(first_bits.len());
+    first_bits[words.clone()].par_chunks_mut(WORDS_PER_TASK).enumerate().for_each(|(task, run)| {
+        let mut cursor = KeyCursor::new(log, &starts);
+        let first_word = words.start + task * WORDS_PER_TASK;
+        for (w, word) in run.iter_mut().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                bits &= bits - 1;
+                let key = cursor.key((first_word + w) * 64 + bit as usize);
+                if repeat.get(key / 64).is_some_and(|r| r >> (key % 64) & 1 == 1) {
+                    *word &= !(1 << bit);
+                }
+            }
+        }
+    });
 }
 
 /// The first row of every log batch.
