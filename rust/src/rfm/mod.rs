@@ -7,8 +7,10 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::quantile::MAX_EXACT_INTEGER;
 use crate::rank::{ntile, Ties};
+
+mod totals;
+use totals::{Cents, Compensated, Narrow, Tally, Wide};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -312,163 +314,29 @@ fn appearance_codes(log: &Log<'_>) -> (Vec<Vec<u32>>, Vec<u64>) {
     (codes, keys)
 }
 
+/// Aggregates with the narrowest slots that hold the totals exactly: a log
+/// that overflows one kind (found at the row where it does) is scanned again
+/// with the next.
 fn aggregate_dense(log: &Log<'_>, width: usize) -> Result<Aggregated> {
     let float = log.batches.iter().any(|b| matches!(b.amounts, Amounts::Float(_)));
     if !float {
-        return match aggregate_with::<i64>(log, width)? {
-            (aggregated, true) => Ok(aggregated),
-            (_, false) => Err(Error::invalid("a customer's monetary sum overflows 64 bits")),
-        };
+        if let Some(aggregated) = aggregate_with::<Narrow<i64>>(log, width)? {
+            return Ok(aggregated);
+        }
+        return aggregate_with::<Wide<i64>>(log, width)?
+            .ok_or_else(|| Error::invalid("a customer's monetary sum overflows 64 bits"));
     }
     // Whole cents (every amount is round(x * 100) / 100 exactly) are summed as
     // integer cents, so sums and the ties between customers are exact.
-    match aggregate_with::<Cents>(log, width)? {
-        (aggregated, true) => Ok(aggregated),
-        (_, false) => aggregate_with::<Compensated>(log, width).map(|(a, _)| a),
+    if let Some(aggregated) = aggregate_with::<Narrow<Cents>>(log, width)? {
+        return Ok(aggregated);
     }
-}
-
-/// One customer's running totals, kept together so a row touches one cache
-/// line (the log visits customers in random order), and small (16 bytes for
-/// integer sums): the tables are read at random, so their size sets the pace.
-/// All-zero means "no purchase yet", so a table is allocated zeroed and its
-/// pages are first touched by the thread that fills it.
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Slot<S> {
-    count: u32,
-    /// Days since the latest purchase, bit-inverted so that the largest
-    /// value is the most recent and zero means none. Days always fit: any
-    /// two i64 microsecond instants lie under 2^28 days apart.
-    recency: u32,
-    sum: S,
-}
-
-impl<S: Sum> Slot<S> {
-    /// Folds in the totals of the same customer from a later part of the log.
-    fn absorb(&mut self, later: &Self) -> bool {
-        self.count += later.count;
-        self.recency = self.recency.max(later.recency);
-        self.sum.absorb(later.sum)
+    if let Some(aggregated) = aggregate_with::<Wide<Cents>>(log, width)? {
+        return Ok(aggregated);
     }
-
-    fn recency_days(&self) -> i64 {
-        i64::from(!self.recency)
-    }
-}
-
-/// A running sum of one customer's amounts.
-///
-/// # Safety
-/// All-zero bytes must be a valid value of the implementing type, and mean 0.
-unsafe trait Sum: Copy + Send + Sync {
-    type Amount: Copy + Send + Sync;
-    /// The finished sum, as reported.
-    type Total: Copy + Send + Sync;
-    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [Self::Amount]>;
-    /// Adds one amount; false when this kind of sum cannot hold it exactly
-    /// (a float that is not whole cents, a sum beyond 64 bits).
-    fn add(&mut self, amount: Self::Amount) -> bool;
-    /// Adds another running sum; false as for `add`.
-    fn absorb(&mut self, other: Self) -> bool;
-    fn total(self) -> Self::Total;
-    fn monetary(totals: Vec<Self::Total>) -> Monetary;
-}
-
-// SAFETY: an all-zero i64 is 0.
-unsafe impl Sum for i64 {
-    type Amount = i64;
-    type Total = i64;
-    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [i64]> {
-        match batch.amounts {
-            Amounts::Int(a) => Some(a),
-            Amounts::Float(_) => None,
-        }
-    }
-    #[inline]
-    fn add(&mut self, amount: i64) -> bool {
-        let (sum, overflow) = self.overflowing_add(amount);
-        *self = sum;
-        !overflow
-    }
-    fn absorb(&mut self, other: i64) -> bool {
-        self.add(other)
-    }
-    fn total(self) -> i64 {
-        self
-    }
-    fn monetary(sums: Vec<i64>) -> Monetary {
-        Monetary::Int { sums, cents: false }
-    }
-}
-
-/// Float amounts summed as integer cents.
-#[derive(Clone, Copy)]
-struct Cents(i64);
-
-// SAFETY: an all-zero i64 is 0.
-unsafe impl Sum for Cents {
-    type Amount = f64;
-    type Total = i64;
-    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [f64]> {
-        match batch.amounts {
-            Amounts::Float(a) => Some(a),
-            Amounts::Int(_) => None,
-        }
-    }
-    #[inline]
-    fn add(&mut self, x: f64) -> bool {
-        // x * 100 is within a few ulps of a whole number when x is whole
-        // cents, so rounding half away from zero by hand finds it (cheaper
-        // than `f64::round`, a libm call on baseline x86-64); the check then
-        // accepts exactly the whole-cents amounts.
-        let cents = (x * 100.0 + 0.5f64.copysign(x)) as i64;
-        let whole = cents.unsigned_abs() < MAX_EXACT_INTEGER && cents as f64 / 100.0 == x;
-        whole & self.0.add(cents)
-    }
-    fn absorb(&mut self, other: Cents) -> bool {
-        self.0.add(other.0)
-    }
-    fn total(self) -> i64 {
-        self.0
-    }
-    fn monetary(sums: Vec<i64>) -> Monetary {
-        Monetary::Int { sums, cents: true }
-    }
-}
-
-/// Neumaier's compensated float sum, for amounts that are not whole cents.
-#[derive(Clone, Copy)]
-struct Compensated {
-    sum: f64,
-    compensation: f64,
-}
-
-// SAFETY: all-zero f64s are 0.0.
-unsafe impl Sum for Compensated {
-    type Amount = f64;
-    type Total = f64;
-    fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [f64]> {
-        Cents::amounts(batch)
-    }
-    #[inline]
-    fn add(&mut self, x: f64) -> bool {
-        let t = self.sum + x;
-        self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
-        self.sum = t;
-        true
-    }
-    fn absorb(&mut self, other: Compensated) -> bool {
-        self.add(other.sum);
-        self.compensation += other.compensation;
-        true
-    }
-    fn total(self) -> f64 {
-        self.sum + self.compensation
-    }
-    fn monetary(sums: Vec<f64>) -> Monetary {
-        Monetary::Float(sums)
-    }
+    // A compensated sum holds any finite amounts.
+    aggregate_with::<Wide<Compensated>>(log, width)?
+        .ok_or_else(|| Error::invalid("a customer's monetary sum is not finite"))
 }
 
 /// Zero-filled memory for `n` values of a type whose all-zero bytes are valid.
@@ -483,22 +351,27 @@ unsafe fn zeroed<T>(n: usize) -> Result<Vec<T>> {
 /// The totals of one part of the log (a run of rows, scanned by one thread)
 /// for every customer, and a bit per row marking the rows where a customer
 /// first appears in that part.
-struct Part<'b, S> {
+struct Part<'b, T> {
     rows: std::ops::Range<usize>,
-    slots: Vec<Slot<S>>,
+    slots: Vec<T>,
     /// The bitmap words of this part's rows (parts start at multiples of 64).
     first_bits: &'b mut [u64],
+    /// False once a row's totals do not fit this kind of slot; the scan
+    /// then stops.
     exact: bool,
 }
 
-impl<S: Sum> Part<'_, S> {
+impl<T: Tally> Part<'_, T> {
     fn scan(&mut self, log: &Log<'_>) -> Result<()> {
         let mut base = 0usize;
         for batch in &log.batches {
+            if !self.exact {
+                break;
+            }
             let len = batch.ts.len();
             let (lo, hi) = (self.rows.start.max(base), self.rows.end.min(base + len));
             if lo < hi {
-                let amounts = S::amounts(batch)
+                let amounts = T::amounts(batch)
                     .ok_or_else(|| Error::type_error("the amount column mixes integer and float chunks"))?;
                 let local = lo - base..hi - base;
                 let (ts, amounts) = (&batch.ts[local.clone()], &amounts[local.clone()]);
@@ -520,7 +393,7 @@ impl<S: Sum> Part<'_, S> {
         first: usize,
         keys: &[K],
         ts: &[i64],
-        amounts: &[S::Amount],
+        amounts: &[T::Amount],
     ) {
         // One loop per tick scale, so the conversion is not matched per row.
         match log.scale {
@@ -537,7 +410,7 @@ impl<S: Sum> Part<'_, S> {
         first: usize,
         keys: &[K],
         ts: &[i64],
-        amounts: &[S::Amount],
+        amounts: &[T::Amount],
     ) {
         const AHEAD: usize = 64;
         // Locals, not fields: the compiler keeps them in registers.
@@ -545,7 +418,7 @@ impl<S: Sum> Part<'_, S> {
         let rows = keys.len().min(ts.len()).min(amounts.len());
         let mut exact = true;
         let mut start = 0;
-        while start < rows {
+        while start < rows && exact {
             // The rows of one bitmap word: their bits gather in a register
             // and are stored once (a store per row made every row wait for
             // the previous one's).
@@ -563,12 +436,11 @@ impl<S: Sum> Part<'_, S> {
                 }
                 // Keys of kept rows index the table (it is sized by the largest).
                 let Some(slot) = slots.get_mut(key.into().0 as usize) else { continue };
-                word |= u64::from(slot.count == 0) << (bit % 64 + j);
-                slot.count += 1;
-                // Below 2^28 days (see `Slot::recency`), so the cast is exact.
+                word |= u64::from(slot.is_empty()) << (bit % 64 + j);
+                // Any two i64 microsecond instants lie under 2^28 days apart,
+                // so the cast is exact.
                 let days = (as_of.abs_diff(micros) / MICROS_PER_DAY as u64) as u32;
-                slot.recency = slot.recency.max(!days);
-                exact &= slot.sum.add(amount);
+                exact &= slot.add(days, amount);
             }
             if let Some(stored) = first_bits.get_mut(bit / 64) {
                 *stored |= word;
@@ -606,8 +478,8 @@ const TABLES_BUDGET: usize = 1 << 30;
 /// Fewer rows per part than this are not worth a table of their own.
 const MIN_PART_ROWS: usize = 1 << 16;
 
-/// Aggregates with sums of kind `S`; the flag is false when some amount did
-/// not fit that kind (floats that are not whole cents).
+/// Aggregates with slots of kind `T`; `None` when some row's totals do not
+/// fit that kind (floats that are not whole cents, narrow slots overflowing).
 ///
 /// Each thread scans its own run of rows into a private table of all
 /// customers, and the tables are then merged key range by key range. This
@@ -619,34 +491,36 @@ const MIN_PART_ROWS: usize = 1 << 16;
 /// merge finds the customers a later part repeats, and their marks in that
 /// part are cleared afterwards by reading the keys of its marked rows (a
 /// per-customer first-row array cost a second random write per first visit).
-fn aggregate_with<S: Sum>(log: &Log<'_>, width: usize) -> Result<(Aggregated, bool)> {
+fn aggregate_with<T: Tally>(log: &Log<'_>, width: usize) -> Result<Option<Aggregated>> {
     let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
-    let table_bytes = width.max(1) * std::mem::size_of::<Slot<S>>();
+    let table_bytes = width.max(1) * std::mem::size_of::<T>();
     let parts = crate::parallel::num_threads().min(rows / MIN_PART_ROWS).min(TABLES_BUDGET / table_bytes).max(1);
-    aggregate_in_parts::<S>(log, width, parts)
+    aggregate_in_parts::<T>(log, width, parts)
 }
 
 /// Customers per merge task: whole bitmap words of keys.
 const KEYS_PER_TASK: usize = 1 << 16;
 
-fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Result<(Aggregated, bool)> {
+fn aggregate_in_parts<T: Tally>(log: &Log<'_>, width: usize, parts: usize) -> Result<Option<Aggregated>> {
     let rows: usize = log.batches.iter().map(|b| b.ts.len()).sum();
     let part_rows = rows.div_ceil(parts).next_multiple_of(64).max(64);
     let mut first_bits = vec![0u64; rows.div_ceil(64)];
-    let mut parts: Vec<Part<'_, S>> = first_bits
+    let mut parts: Vec<Part<'_, T>> = first_bits
         .chunks_mut(part_rows / 64)
         .enumerate()
         .map(|(p, first_bits)| {
             let start = p * part_rows;
-            // SAFETY: all-zero slots are valid (the `Sum` contract).
-            let slots = unsafe { zeroed::<Slot<S>>(width)? };
+            // SAFETY: all-zero slots are valid (the `Tally` contract).
+            let slots = unsafe { zeroed::<T>(width)? };
             Ok(Part { rows: start..(start + part_rows).min(rows), slots, first_bits, exact: true })
         })
         .collect::<Result<_>>()?;
     parts.par_iter_mut().map(|part| part.scan(log)).collect::<Result<()>>()?;
-    let mut exact = parts.iter().all(|p| p.exact);
+    if !parts.iter().all(|p| p.exact) {
+        return Ok(None);
+    }
     let Some((first, later)) = parts.split_first_mut() else {
-        return Ok((in_appearance_order::<S>(log, &[], &first_bits)?, exact));
+        return in_appearance_order::<T>(log, &[], &first_bits).map(Some);
     };
     let (slots, later) = (&mut first.slots, &*later);
     // Merge key range by key range. For every later part, a bitmap of the
@@ -660,37 +534,38 @@ fn aggregate_in_parts<S: Sum>(log: &Log<'_>, width: usize, parts: usize) -> Resu
             (chunk, repeat_runs.iter_mut().map(|runs| runs.next().unwrap_or_default()).collect::<Vec<&mut [u64]>>())
         })
         .collect();
-    exact &= tasks
+    let exact = tasks
         .into_par_iter()
         .enumerate()
         .map(|(task, (chunk, mut repeat))| {
             let mut exact = true;
             let keys = task * KEYS_PER_TASK..task * KEYS_PER_TASK + chunk.len();
             for (part, repeat) in later.iter().zip(&mut repeat) {
-                for (k, (slot, other)) in chunk.iter_mut().zip(&part.slots[keys.clone()]).enumerate() {
-                    if other.count == 0 {
-                        continue;
-                    }
-                    if slot.count == 0 {
-                        *slot = *other;
-                    } else {
-                        if let Some(word) = repeat.get_mut(k / 64) {
-                            *word |= 1 << (k % 64);
-                        }
+                let others = part.slots[keys.clone()].chunks(64);
+                for ((slots, others), word) in chunk.chunks_mut(64).zip(others).zip(repeat.iter_mut()) {
+                    // No branch per customer: absorbing an empty slot, or
+                    // into one, is a copy (the `Tally` contract).
+                    let mut both = 0u64;
+                    for (k, (slot, other)) in slots.iter_mut().zip(others).enumerate() {
+                        both |= u64::from(!slot.is_empty() & !other.is_empty()) << k;
                         exact &= slot.absorb(other);
                     }
+                    *word = both;
                 }
             }
             exact
         })
         .reduce(|| true, |a, b| a & b);
+    if !exact {
+        return Ok(None);
+    }
     let later_rows: Vec<std::ops::Range<usize>> = later.iter().map(|p| p.rows.clone()).collect();
     let table = std::mem::take(&mut first.slots);
     drop(parts);
     for (rows, repeat) in later_rows.into_iter().zip(&repeats) {
         unmark_repeats(log, &mut first_bits, rows, repeat);
     }
-    Ok((in_appearance_order(log, &table, &first_bits)?, exact))
+    in_appearance_order(log, &table, &first_bits).map(Some)
 }
 
 /// Clears the first-appearance marks of `rows` (a part's, starting at a
@@ -779,19 +654,15 @@ fn pieces<'c, T>(mut column: &'c mut [T], sizes: &[usize]) -> Vec<&'c mut [T]> {
 /// The customers' totals in order of their first rows, written in parallel
 /// straight into the output columns: each task takes a run of bit words and
 /// the matching run of customers.
-fn in_appearance_order<S: Sum>(log: &Log<'_>, table: &[Slot<S>], first_rows: &[u64]) -> Result<Aggregated> {
+fn in_appearance_order<T: Tally>(log: &Log<'_>, table: &[T], first_rows: &[u64]) -> Result<Aggregated> {
     if log.batches.iter().all(|b| matches!(b.keys, Keys::U32(_))) {
-        in_appearance_order_as::<S, u32>(log, table, first_rows)
+        in_appearance_order_as::<T, u32>(log, table, first_rows)
     } else {
-        in_appearance_order_as::<S, u64>(log, table, first_rows)
+        in_appearance_order_as::<T, u64>(log, table, first_rows)
     }
 }
 
-fn in_appearance_order_as<S: Sum, U: UserKey>(
-    log: &Log<'_>,
-    table: &[Slot<S>],
-    first_rows: &[u64],
-) -> Result<Aggregated> {
+fn in_appearance_order_as<T: Tally, U: UserKey>(log: &Log<'_>, table: &[T], first_rows: &[u64]) -> Result<Aggregated> {
     let starts = batch_starts(log);
     let words_per_task = first_rows.len().div_ceil(crate::parallel::num_threads() * 4).max(1);
     let runs: Vec<&[u64]> = first_rows.chunks(words_per_task).collect();
@@ -799,7 +670,7 @@ fn in_appearance_order_as<S: Sum, U: UserKey>(
     let n: usize = sizes.iter().sum();
     // SAFETY: all-zero bytes are valid integers and floats.
     let (mut users, mut first_row, mut recency_days, mut frequency, mut monetary) =
-        unsafe { (zeroed::<U>(n)?, zeroed::<u32>(n)?, zeroed::<i64>(n)?, zeroed::<i64>(n)?, zeroed::<S::Total>(n)?) };
+        unsafe { (zeroed::<U>(n)?, zeroed::<u32>(n)?, zeroed::<i64>(n)?, zeroed::<i64>(n)?, zeroed::<T::Total>(n)?) };
     let outputs = pieces(&mut users, &sizes)
         .into_iter()
         .zip(pieces(&mut first_row, &sizes))
@@ -839,14 +710,14 @@ fn in_appearance_order_as<S: Sum, U: UserKey>(
                     out.users[next] = U::from_index(key);
                     out.first_row[next] = row;
                     out.recency_days[next] = slot.recency_days();
-                    out.frequency[next] = i64::from(slot.count);
-                    out.monetary[next] = slot.sum.total();
+                    out.frequency[next] = i64::from(slot.count());
+                    out.monetary[next] = slot.total();
                     next += 1;
                 }
             }
         }
     });
-    Ok(Aggregated { users: U::users(users), first_row, recency_days, frequency, monetary: S::monetary(monetary) })
+    Ok(Aggregated { users: U::users(users), first_row, recency_days, frequency, monetary: T::monetary(monetary) })
 }
 
 /// Scores 1..=levels (levels = min(bins, customers)); R reversed.
@@ -986,8 +857,29 @@ mod tests {
         assert_eq!(aggregate(&log).unwrap().first_row, vec![0]);
     }
 
+    /// What a test compares of an aggregation: first rows, days, counts and
+    /// sums as text; checks that every user is the key of its first row.
+    type Summary = (Vec<u32>, Vec<i64>, Vec<i64>, Vec<String>);
+
+    fn summary(agg: Aggregated, keys: &[u32]) -> Summary {
+        let money = match agg.monetary {
+            Monetary::Int { sums, .. } => sums.iter().map(|s| s.to_string()).collect(),
+            Monetary::Float(sums) => sums.iter().map(|s| format!("{s:.6}")).collect(),
+        };
+        let Users::U32(users) = &agg.users else { panic!("u32 keys give u32 users") };
+        assert_eq!(users.len(), agg.first_row.len());
+        for (&user, &row) in users.iter().zip(&agg.first_row) {
+            assert_eq!(user, keys[row as usize]);
+        }
+        (agg.first_row, agg.recency_days, agg.frequency, money)
+    }
+
+    fn in_parts<T: Tally>(log: &Log<'_>, width: usize, parts: usize, keys: &[u32]) -> Option<Summary> {
+        aggregate_in_parts::<T>(log, width, parts).unwrap().map(|agg| summary(agg, keys))
+    }
+
     /// Logs cut into several parts, each scanned into its own table and then
-    /// merged, give the single-part result.
+    /// merged, give the single-part result, with narrow and wide slots alike.
     #[test]
     fn parts_merge_into_the_single_table_result() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -1005,9 +897,11 @@ mod tests {
             let ts: Vec<i64> = (0..rows).map(|_| next(40) as i64 * day + next(day as u64) as i64).collect();
             let cents: Vec<f64> = (0..rows).map(|_| (next(20_000) as f64 - 5_000.0) / 100.0).collect();
             let floats: Vec<f64> = cents.iter().map(|c| c + 0.001).collect();
-            let ints: Vec<i64> = (0..rows).map(|_| next(1 << 40) as i64 - (1 << 39)).collect();
+            let small: Vec<i64> = (0..rows).map(|_| next(2000) as i64 - 1000).collect();
+            let huge: Vec<i64> = (0..rows).map(|_| next(1 << 40) as i64 - (1 << 39)).collect();
             let width = customers as usize;
-            for amounts in [Amounts::Float(&cents), Amounts::Float(&floats), Amounts::Int(&ints)] {
+            for amounts in [Amounts::Float(&cents), Amounts::Float(&floats), Amounts::Int(&small), Amounts::Int(&huge)]
+            {
                 // Two batches, so parts also straddle a batch boundary.
                 let cut = rows / 3;
                 let batches = vec![
@@ -1015,31 +909,67 @@ mod tests {
                     Batch::new(Keys::U32(&keys[cut..]), &ts[cut..], amounts.slice(cut..rows)).unwrap(),
                 ];
                 let log = Log { batches, scale: TickScale::Mul(1), as_of: 30 * day };
-                let one = |parts| -> (Vec<u32>, Vec<i64>, Vec<i64>, Vec<String>) {
-                    let (agg, exact) = match amounts {
-                        Amounts::Int(_) => aggregate_in_parts::<i64>(&log, width, parts).unwrap(),
-                        Amounts::Float(a) if a == &cents[..] => {
-                            aggregate_in_parts::<Cents>(&log, width, parts).unwrap()
-                        }
-                        Amounts::Float(_) => aggregate_in_parts::<Compensated>(&log, width, parts).unwrap(),
-                    };
-                    assert!(exact);
-                    let money = match agg.monetary {
-                        Monetary::Int { sums, .. } => sums.iter().map(|s| s.to_string()).collect(),
-                        Monetary::Float(sums) => sums.iter().map(|s| format!("{s:.6}")).collect(),
-                    };
-                    let Users::U32(users) = &agg.users else { panic!("u32 keys give u32 users") };
-                    assert_eq!(users.len(), agg.first_row.len());
-                    for (&user, &row) in users.iter().zip(&agg.first_row) {
-                        assert_eq!(user, keys[row as usize]);
+                let one = |parts| -> [Option<Summary>; 2] {
+                    match amounts {
+                        Amounts::Int(_) => [
+                            in_parts::<Narrow<i64>>(&log, width, parts, &keys),
+                            in_parts::<Wide<i64>>(&log, width, parts, &keys),
+                        ],
+                        Amounts::Float(_) => [
+                            in_parts::<Narrow<Cents>>(&log, width, parts, &keys),
+                            in_parts::<Wide<Cents>>(&log, width, parts, &keys)
+                                .or_else(|| in_parts::<Wide<Compensated>>(&log, width, parts, &keys)),
+                        ],
                     }
-                    (agg.first_row, agg.recency_days, agg.frequency, money)
                 };
-                let single = one(1);
+                let [narrow, wide] = one(1);
+                let wide = wide.expect("wide slots hold any totals");
+                // Narrow slots take exactly the whole-unit logs whose sums fit 32 bits.
+                let fits = match amounts {
+                    Amounts::Int(a) => a == &small[..],
+                    Amounts::Float(a) => a == &cents[..],
+                };
+                assert_eq!(narrow.as_ref(), fits.then_some(&wide), "round {round}");
                 for parts in [2, 3, 5] {
-                    assert_eq!(one(parts), single, "round {round}, {parts} parts");
+                    assert_eq!(
+                        one(parts),
+                        [fits.then(|| wide.clone()), Some(wide.clone())],
+                        "round {round}, {parts} parts"
+                    );
                 }
             }
+        }
+    }
+
+    /// Totals beyond narrow slots (65,535 purchases, 65,535 days, sums
+    /// beyond 32 bits) are found and summed in wide ones.
+    #[test]
+    fn totals_beyond_narrow_slots_are_exact() {
+        let day = MICROS_PER_DAY;
+        let as_of = 70_000 * day;
+        let cases: [(Vec<u32>, Vec<i64>, Vec<i64>); 3] = [
+            // One customer buying 70,000 times.
+            (vec![3; 70_000], vec![as_of; 70_000], vec![1; 70_000]),
+            // A purchase 69,000 days before as_of.
+            (vec![1, 2], vec![1000 * day, as_of], vec![5, 6]),
+            // A sum past 2^31 (and a single amount past it).
+            (vec![0, 0, 1], vec![as_of; 3], vec![2_000_000_000, 2_000_000_000, 1 << 40]),
+        ];
+        for (keys, ts, amounts) in &cases {
+            let agg = aggregate(&log(Keys::U32(keys), ts, Amounts::Int(amounts), as_of)).unwrap();
+            let mut expected: Vec<(u32, i64, i64, i64)> = Vec::new();
+            for ((&k, &t), &a) in keys.iter().zip(ts).zip(amounts) {
+                let days = (as_of - t) / day;
+                match expected.iter_mut().find(|e| e.0 == k) {
+                    Some(e) => *e = (k, e.1.min(days), e.2 + 1, e.3 + a),
+                    None => expected.push((k, days, 1, a)),
+                }
+            }
+            let Users::U32(users) = agg.users else { panic!("u32 keys give u32 users") };
+            let Monetary::Int { sums, .. } = agg.monetary else { panic!("integers are summed exactly") };
+            let got: Vec<(u32, i64, i64, i64)> =
+                (0..users.len()).map(|i| (users[i], agg.recency_days[i], agg.frequency[i], sums[i])).collect();
+            assert_eq!(got, expected);
         }
     }
 

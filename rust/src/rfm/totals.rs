@@ -28,7 +28,8 @@ pub(super) unsafe trait Tally: Copy + Send + Sync {
     /// kind of slot cannot hold the totals exactly.
     fn add(&mut self, days: u32, amount: Self::Amount) -> bool;
     /// Folds in the same customer's totals from a later part of the log;
-    /// false as for `add`.
+    /// false as for `add`. Absorbing an empty slot changes nothing, and
+    /// absorbing into an empty slot copies the other.
     fn absorb(&mut self, later: &Self) -> bool;
     fn count(&self) -> u32;
     fn recency_days(&self) -> i64;
