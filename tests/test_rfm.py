@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import uoseg
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from uoseg.rfm import CN8_NAMES, EN11, Rule
 
@@ -54,9 +54,9 @@ def make_log(seed: int, n_rows: int, n_users: int) -> pd.DataFrame:
 @given(seed=st.integers(0, 10_000), n_rows=st.integers(5, 400), n_users=st.integers(5, 60))
 def test_rfm_matches_the_pandas_recipe(seed: int, n_rows: int, n_users: int) -> None:
     log = make_log(seed, n_rows, n_users)
+    # The recipe's qcut fails on fewer customers than bins (duplicate edges).
+    assume(log[log.ts <= AS_OF].user_id.nunique() >= 5)
     expected = pandas_recipe(log)
-    if len(expected) < 5:
-        return
     result = uoseg.rfm(log[["user_id", "ts", "amount"]], as_of=AS_OF).to_pandas()
     assert result.user_id.tolist() == expected.user_id.tolist()
     for col in ("recency_days", "frequency", "r", "f", "m"):
