@@ -3,6 +3,8 @@
 //! into `bins` levels by rank, as the common pandas recipe does:
 //! `qcut(x.rank(method="first"), bins)` in order of first appearance, R reversed.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -245,11 +247,12 @@ pub enum Monetary {
 }
 
 impl Monetary {
-    /// The sums as f64 for ranking; exact below 2^53 (cents up to 90 trillion).
-    pub fn ranking_values(&self) -> Vec<f64> {
+    /// The sums as f64 for ranking: float sums as they are, integer sums
+    /// converted (exact below 2^53, cents up to 90 trillion).
+    pub fn ranking_values(&self) -> Cow<'_, [f64]> {
         match self {
-            Monetary::Int { sums, .. } => sums.par_iter().map(|&s| s as f64).collect(),
-            Monetary::Float(sums) => sums.clone(),
+            Monetary::Int { sums, .. } => Cow::Owned(sums.par_iter().map(|&s| s as f64).collect()),
+            Monetary::Float(sums) => Cow::Borrowed(sums),
         }
     }
 }
@@ -729,6 +732,12 @@ pub struct Scores {
 }
 
 pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores> {
+    score_ranked(aggregated, &aggregated.monetary.ranking_values(), bins, ties)
+}
+
+/// [`score`] given the monetary sums as [`Monetary::ranking_values`], for a
+/// caller that reuses that buffer afterwards.
+pub fn score_ranked(aggregated: &Aggregated, monetary: &[f64], bins: usize, ties: Ties) -> Result<Scores> {
     let n = aggregated.frequency.len();
     if !(1..=100).contains(&bins) {
         return Err(Error::invalid(format!("bins must be between 1 and 100, got {bins}")));
@@ -740,18 +749,18 @@ pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores>
     // edges and fails; uoseg uses as many levels as there are customers.
     let levels = bins.min(n);
     // Codes 0..levels as bytes (levels <= 100).
-    let bucket = |values: Vec<f64>| -> Result<Vec<u8>> {
-        let codes = ntile(&values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))?;
+    let bucket = |values: &[f64]| -> Result<Vec<u8>> {
+        let codes = ntile(values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))?;
         Ok(codes.into_iter().map(|c| c as u8).collect())
     };
     // Days and purchase counts span few values: they are bucketed by counting.
     let bucket_ints = |values: &[i64]| match crate::rank::ntile_ints(values, levels, ties) {
         Some(codes) => codes.map_err(|e| Error::invalid(format!("RFM scoring: {e}"))),
-        None => bucket(values.iter().map(|&v| v as f64).collect()),
+        None => bucket(&values.iter().map(|&v| v as f64).collect::<Vec<f64>>()),
     };
     let (r, (f, m)) = rayon::join(
         || bucket_ints(&aggregated.recency_days),
-        || rayon::join(|| bucket_ints(&aggregated.frequency), || bucket(aggregated.monetary.ranking_values())),
+        || rayon::join(|| bucket_ints(&aggregated.frequency), || bucket(monetary)),
     );
     let (mut r, mut f, mut m) = (r?, f?, m?);
     // Scores: 1 = lowest; recency reversed (fewer days since = higher score).
