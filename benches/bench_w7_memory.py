@@ -5,9 +5,8 @@ tool's heap cannot flatter or burden another's) from the long table
 memory-mapped from an Arrow IPC file (file-backed pages, not anonymous
 memory), after a warm-up build on 1,000 users (imports, kernels and thread
 pools are start-up costs). Freed memory is handed back before each reading
-(glibc ``malloc_trim``; jemalloc with zero decay; mimalloc with zero purge
-delay) so that RSS counts live data. The probe records, in
-``benchmark.extra_info``:
+(glibc ``malloc_trim``; jemalloc with zero decay) so that RSS counts live
+data. The probe records, in ``benchmark.extra_info``:
 
 - ``bytes``: anonymous resident memory held after the build, inputs and
   temporaries released (``(resident - shared)`` pages of /proc/self/statm);
@@ -172,13 +171,8 @@ def run_probe(tool: str, ipc_path: Path) -> dict[str, Any]:
         f"import json, sys; sys.path.insert(0, {here!r}); import conftest; "
         f"import bench_w7_memory as w; print(json.dumps(w.probe({tool!r}, {str(ipc_path)!r})))"
     )
-    # polars' jemalloc and uoseg's mimalloc keep freed pages for reuse; have
-    # them return those at once.
-    env = {
-        **os.environ,
-        "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0",
-        "MIMALLOC_PURGE_DELAY": "0",
-    }
+    # polars' jemalloc keeps freed pages for seconds; have it return them at once.
+    env = {**os.environ, "_RJEM_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
     )

@@ -25,14 +25,3 @@ pub mod words;
 mod py;
 
 pub use error::{Error, Result};
-
-/// The extension allocates with mimalloc, which keeps freed memory for reuse.
-/// RFM, qcut and builds work in tables of hundreds of MB per call; glibc maps
-/// every block over 32 MiB afresh and unmaps it on free, so each call paid
-/// the kernel's page faults and zeroing again (about a fifth of an RFM on
-/// 10 M customers). polars does the same with jemalloc. `MIMALLOC_*`
-/// environment variables tune it (`MIMALLOC_PURGE_DELAY=0` returns freed
-/// memory at once).
-#[cfg(feature = "python")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

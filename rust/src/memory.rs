@@ -7,9 +7,8 @@
 /// Zero-filled `n` values of a type for which all-zero bytes are valid.
 ///
 /// The memory comes straight from the allocator (for large tables, fresh
-/// zero pages that nobody has touched, or freed memory it zeroes for reuse),
-/// is advised for huge pages, and is first touched by whichever threads fill
-/// it.
+/// zero pages that nobody has touched), is advised for huge pages, and is
+/// first touched by whichever threads fill it.
 ///
 /// # Safety
 /// All-zero bytes must be a valid value of `T`.
