@@ -216,6 +216,18 @@ def test_schemes_are_validated_data() -> None:
     assert ((cn8.segment == "重要价值客户") == high_value).all()
 
 
+@pytest.mark.parametrize("bad", [-1, 2])
+def test_a_hand_built_cell_table_must_index_its_segments(bad: int) -> None:
+    cells = np.zeros(125, dtype=np.int16)
+    cells[7] = bad  # "Quiet" is index 1; -1 and 2 name no segment
+    scheme = uoseg.RfmScheme("by hand", 5, ("Active", "Quiet"), cells)
+    log = make_log(4, 2000, 300)[["user_id", "ts", "amount"]]
+    with pytest.raises(uoseg.InvalidInputError, match="'by hand': cells must hold 125 int16"):
+        uoseg.rfm(log, as_of=AS_OF, scheme=scheme)
+    cells[7] = 1
+    assert set(uoseg.rfm(log, as_of=AS_OF, scheme=scheme).to_pandas().segment) <= {"Active", "Quiet"}
+
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rfm.md"
 
 

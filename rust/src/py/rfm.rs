@@ -238,7 +238,9 @@ struct Labels {
 }
 
 impl Labels {
-    fn of(scores: &rfm::Scores, cells: Option<&[i16]>) -> Self {
+    /// Errors when a customer's cell has no segment (`cells` holds a
+    /// negative index): the caller builds its dictionary without checking.
+    fn of(scores: &rfm::Scores, cells: Option<&[i16]>) -> Result<Self> {
         let levels = scores.levels;
         let scored = || scores.r.par_iter().zip(&scores.f).zip(&scores.m);
         let digits = (levels <= 9)
@@ -248,9 +250,13 @@ impl Labels {
             // Scores are 1..=levels; anything else finds no cell (-1), never a panic.
             let cell = move |s: u8| usize::from(s).checked_sub(1).filter(|&c| c < levels);
             let segment = move |r, f, m| cells.get((cell(r)? * levels + cell(f)?) * levels + cell(m)?).copied();
-            scored().map(|((&r, &f), &m)| segment(r, f, m).unwrap_or(-1)).collect()
+            scored().map(|((&r, &f), &m)| segment(r, f, m).unwrap_or(-1)).collect::<Vec<i16>>()
         });
-        Labels { digits, segments }
+        if let Some(row) = segments.as_ref().and_then(|s| s.par_iter().position_any(|&s| s < 0)) {
+            let (r, f, m) = (scores.r[row], scores.f[row], scores.m[row]);
+            return Err(Error::invalid(format!("the scheme has no segment for score cell ({r}, {f}, {m})")));
+        }
+        Ok(Labels { digits, segments })
     }
 }
 
@@ -296,7 +302,7 @@ pub fn rfm_scores<'py>(
             }
             _ => None,
         };
-        let labels = Labels::of(&scores, cells.as_deref());
+        let labels = Labels::of(&scores, cells.as_deref())?;
         Ok((aggregated, scores, scale, keys, labels, units))
     })?;
     let out = PyDict::new(py);
