@@ -225,7 +225,8 @@ def test_a_hand_built_cell_table_must_index_its_segments(bad: int) -> None:
     with pytest.raises(uoseg.InvalidInputError, match="'by hand': cells must hold 125 int16"):
         uoseg.rfm(log, as_of=AS_OF, scheme=scheme)
     cells[7] = 1
-    assert set(uoseg.rfm(log, as_of=AS_OF, scheme=scheme).to_pandas().segment) <= {"Active", "Quiet"}
+    segments = uoseg.rfm(log, as_of=AS_OF, scheme=scheme).to_pandas().segment
+    assert set(segments) <= {"Active", "Quiet"}
 
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rfm.md"

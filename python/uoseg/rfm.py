@@ -218,7 +218,8 @@ def _check_cells(scheme: RfmScheme) -> None:
     ):
         raise InvalidInputError(
             f"scheme {scheme.name!r}: cells must hold {scheme.bins**3} int16 indices into its "
-            f"{len(scheme.segments)} segments; build schemes with RfmScheme.from_rules or from_cells"
+            f"{len(scheme.segments)} segments; build schemes with RfmScheme.from_rules "
+            "or from_cells"
         )
 
 
