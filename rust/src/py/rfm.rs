@@ -14,7 +14,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyChunkedArray;
 use rayon::prelude::*;
-use std::borrow::Cow;
 
 use super::bucket::{chunks, ties};
 use super::released_parallel;
@@ -280,30 +279,21 @@ pub fn rfm_scores<'py>(
     let (users, ts, amount) = (chunks(users), chunks(ts), chunks(amount));
     let how = ties(ties_mode)?;
     let (user_column, ts_column, amount_column) = columns;
-    let (aggregated, scores, scale, keys, labels, units) = released_parallel(py, || {
+    let (aggregated, monetary, scores, scale, keys, labels) = released_parallel(py, || {
         let keys = KeyColumn::read(users, &user_column)?;
         let stamps = TsColumn::read(ts, &ts_column)?;
         let (amounts, scale) = AmountColumn::read(amount, &amount_column)?;
         let log = Log::from_columns(&keys.pieces(), &stamps.pieces(), &amounts.pieces(), stamps.scale(), as_of)?;
-        let aggregated = rfm::aggregate(&log)?;
+        let mut aggregated = rfm::aggregate(&log)?;
         if let Monetary::Float(sums) = &aggregated.monetary {
             if sums.par_iter().any(|s| !s.is_finite()) {
                 return Err(amounts.non_finite(&amount_column));
             }
         }
-        let ranking = aggregated.monetary.ranking_values();
-        let scores = rfm::score_ranked(&aggregated, &ranking, bins, how)?;
-        // Whole cents are reported in units: the ranking buffer (the cents as
-        // f64) divided in place, as NumPy would divide them.
-        let units = match (&aggregated.monetary, ranking) {
-            (Monetary::Int { cents: true, .. }, Cow::Owned(mut cents)) => {
-                cents.par_iter_mut().for_each(|c| *c /= 100.0);
-                Some(cents)
-            }
-            _ => None,
-        };
+        let scores = rfm::score(&aggregated, bins, how)?;
         let labels = Labels::of(&scores, cells.as_deref())?;
-        Ok((aggregated, scores, scale, keys, labels, units))
+        let monetary = std::mem::replace(&mut aggregated.monetary, Monetary::Int(Vec::new())).in_units();
+        Ok((aggregated, monetary, scores, scale, keys, labels))
     })?;
     let out = PyDict::new(py);
     if let Some(users) = keys.users(py, aggregated.users) {
@@ -312,18 +302,14 @@ pub fn rfm_scores<'py>(
     out.set_item("first_row", PyArray1::from_vec(py, aggregated.first_row))?;
     out.set_item("recency_days", PyArray1::from_vec(py, aggregated.recency_days))?;
     out.set_item("frequency", PyArray1::from_vec(py, aggregated.frequency))?;
-    match (aggregated.monetary, units) {
-        (_, Some(units)) => {
-            out.set_item("monetary", PyArray1::from_vec(py, units))?;
-            out.set_item("monetary_kind", "float")?;
-        }
-        // Integer sums that are not cents (cents always come with units).
-        (Monetary::Int { sums, .. }, None) => {
+    match monetary {
+        Monetary::Int(sums) => {
             out.set_item("monetary", PyArray1::from_vec(py, sums))?;
             let kind = if scale.is_some() { "decimal" } else { "int" };
             out.set_item("monetary_kind", kind)?;
         }
-        (Monetary::Float(sums), None) => {
+        // `in_units` leaves no cents.
+        Monetary::Cents(sums) | Monetary::Float(sums) => {
             out.set_item("monetary", PyArray1::from_vec(py, sums))?;
             out.set_item("monetary_kind", "float")?;
         }

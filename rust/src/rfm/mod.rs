@@ -240,19 +240,35 @@ impl UserKey for u64 {
 }
 
 pub enum Monetary {
-    /// Exact integer sums (plain integers, unscaled decimals or cents).
-    Int { sums: Vec<i64>, cents: bool },
+    /// Exact integer sums (plain integers or unscaled decimals).
+    Int(Vec<i64>),
+    /// Sums of float amounts that are all whole cents, in cents: summed as
+    /// integers, written as f64 (exact below 2^53 cents, 90 trillion units).
+    /// Ranking reads them in place, and units are one division away.
+    Cents(Vec<f64>),
     /// Float sums (compensated summation) for amounts that are not whole cents.
     Float(Vec<f64>),
 }
 
 impl Monetary {
-    /// The sums as f64 for ranking: float sums as they are, integer sums
-    /// converted (exact below 2^53, cents up to 90 trillion).
+    /// The sums as f64 for ranking: float and cent sums as they are, integer
+    /// sums converted (exact below 2^53).
     pub fn ranking_values(&self) -> Cow<'_, [f64]> {
         match self {
-            Monetary::Int { sums, .. } => Cow::Owned(sums.par_iter().map(|&s| s as f64).collect()),
-            Monetary::Float(sums) => Cow::Borrowed(sums),
+            Monetary::Int(sums) => Cow::Owned(sums.par_iter().map(|&s| s as f64).collect()),
+            Monetary::Cents(sums) | Monetary::Float(sums) => Cow::Borrowed(sums),
+        }
+    }
+
+    /// The sums in the amounts' unit: cents divided by 100 in place (as
+    /// NumPy divides them) into float sums; the other kinds as they are.
+    pub fn in_units(self) -> Monetary {
+        match self {
+            Monetary::Cents(mut sums) => {
+                sums.par_iter_mut().for_each(|c| *c /= 100.0);
+                Monetary::Float(sums)
+            }
+            other => other,
         }
     }
 }
@@ -738,12 +754,6 @@ pub struct Scores {
 }
 
 pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores> {
-    score_ranked(aggregated, &aggregated.monetary.ranking_values(), bins, ties)
-}
-
-/// [`score`] given the monetary sums as [`Monetary::ranking_values`], for a
-/// caller that reuses that buffer afterwards.
-pub fn score_ranked(aggregated: &Aggregated, monetary: &[f64], bins: usize, ties: Ties) -> Result<Scores> {
     let n = aggregated.frequency.len();
     if !(1..=100).contains(&bins) {
         return Err(Error::invalid(format!("bins must be between 1 and 100, got {bins}")));
@@ -764,9 +774,10 @@ pub fn score_ranked(aggregated: &Aggregated, monetary: &[f64], bins: usize, ties
         Some(codes) => codes.map_err(|e| Error::invalid(format!("RFM scoring: {e}"))),
         None => bucket(&values.iter().map(|&v| v as f64).collect::<Vec<f64>>()),
     };
+    let monetary = aggregated.monetary.ranking_values();
     let (r, (f, m)) = rayon::join(
         || bucket_ints(&aggregated.recency_days),
-        || rayon::join(|| bucket_ints(&aggregated.frequency), || bucket(monetary)),
+        || rayon::join(|| bucket_ints(&aggregated.frequency), || bucket(&monetary)),
     );
     let (mut r, mut f, mut m) = (r?, f?, m?);
     // Scores: 1 = lowest; recency reversed (fewer days since = higher score).
@@ -797,8 +808,8 @@ mod tests {
         assert_eq!(agg.recency_days, vec![5, 7]);
         assert_eq!(agg.frequency, vec![2, 3]);
         match agg.monetary {
-            Monetary::Int { sums, cents } => assert!(cents && sums == vec![175, 230]),
-            Monetary::Float(_) => panic!("whole cents are summed exactly"),
+            Monetary::Cents(sums) => assert_eq!(sums, vec![175.0, 230.0]),
+            _ => panic!("whole cents are summed exactly"),
         }
     }
 
@@ -818,8 +829,8 @@ mod tests {
         assert_eq!(agg.recency_days, vec![7, 8, 6]);
         assert_eq!(agg.frequency, vec![2, 1, 1]);
         match agg.monetary {
-            Monetary::Int { sums, cents } => assert!(!cents && sums == vec![4, 2, 5]),
-            Monetary::Float(_) => panic!("integers are summed exactly"),
+            Monetary::Int(sums) => assert_eq!(sums, vec![4, 2, 5]),
+            _ => panic!("integers are summed exactly"),
         }
     }
 
@@ -840,8 +851,8 @@ mod tests {
         let agg = aggregate(&log).unwrap();
         assert_eq!(agg.first_row, vec![0, 1, 3]);
         match agg.monetary {
-            Monetary::Int { sums, .. } => assert_eq!(sums, vec![101, 10010, 1000]),
-            Monetary::Float(_) => panic!("integers are summed exactly"),
+            Monetary::Int(sums) => assert_eq!(sums, vec![101, 10010, 1000]),
+            _ => panic!("integers are summed exactly"),
         }
         let short =
             Log::from_columns(&[Keys::U32(&keys[..4])], &[&ts], &[Amounts::Int(&amounts)], TickScale::Mul(1), 0);
@@ -856,7 +867,7 @@ mod tests {
         let agg = aggregate(&log(Keys::U32(&keys), &ts, Amounts::Float(&amounts), 0)).unwrap();
         match agg.monetary {
             Monetary::Float(sums) => assert_eq!(sums, vec![1e16 + 0.001, -1e16]),
-            Monetary::Int { .. } => panic!("0.001 is not whole cents"),
+            _ => panic!("0.001 is not whole cents"),
         }
     }
 
@@ -878,7 +889,8 @@ mod tests {
 
     fn summary(agg: Aggregated, keys: &[u32]) -> Summary {
         let money = match agg.monetary {
-            Monetary::Int { sums, .. } => sums.iter().map(|s| s.to_string()).collect(),
+            Monetary::Int(sums) => sums.iter().map(|s| s.to_string()).collect(),
+            Monetary::Cents(sums) => sums.iter().map(|s| format!("{s}c")).collect(),
             Monetary::Float(sums) => sums.iter().map(|s| format!("{s:.6}")).collect(),
         };
         let Users::U32(users) = &agg.users else { panic!("u32 keys give u32 users") };
@@ -981,7 +993,7 @@ mod tests {
                 }
             }
             let Users::U32(users) = agg.users else { panic!("u32 keys give u32 users") };
-            let Monetary::Int { sums, .. } = agg.monetary else { panic!("integers are summed exactly") };
+            let Monetary::Int(sums) = agg.monetary else { panic!("integers are summed exactly") };
             let got: Vec<(u32, i64, i64, i64)> =
                 (0..users.len()).map(|i| (users[i], agg.recency_days[i], agg.frequency[i], sums[i])).collect();
             assert_eq!(got, expected);
@@ -995,7 +1007,7 @@ mod tests {
             first_row: vec![0, 1, 2, 3, 4],
             recency_days: vec![1, 2, 3, 4, 5],
             frequency: vec![5, 4, 3, 2, 1],
-            monetary: Monetary::Int { sums: vec![10, 20, 30, 40, 50], cents: false },
+            monetary: Monetary::Int(vec![10, 20, 30, 40, 50]),
         };
         let scores = score(&agg, 5, Ties::First).unwrap();
         assert_eq!(scores.r, vec![5, 4, 3, 2, 1]);

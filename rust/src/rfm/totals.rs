@@ -103,7 +103,7 @@ pub(super) struct Narrow<S> {
 // SAFETY: all-zero integers are valid; `PhantomData` has no bytes.
 unsafe impl<S: Whole> Tally for Narrow<S> {
     type Amount = S::Amount;
-    type Total = i64;
+    type Total = S::Total;
     fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [S::Amount]> {
         S::amounts(batch)
     }
@@ -136,10 +136,10 @@ unsafe impl<S: Whole> Tally for Narrow<S> {
     fn recency_days(&self) -> i64 {
         i64::from(!self.recency)
     }
-    fn total(&self) -> i64 {
-        i64::from(self.sum)
+    fn total(&self) -> S::Total {
+        S::of_units(i64::from(self.sum))
     }
-    fn monetary(totals: Vec<i64>) -> Monetary {
+    fn monetary(totals: Vec<S::Total>) -> Monetary {
         S::monetary(totals)
     }
 }
@@ -163,9 +163,11 @@ pub(super) unsafe trait Sum: Copy + Send + Sync {
 }
 
 /// Sums of amounts that are whole numbers of a unit (integers, cents).
-pub(super) trait Whole: Sum<Total = i64> {
+pub(super) trait Whole: Sum {
     /// The amount in units, and whether it is exactly that many.
     fn units(amount: Self::Amount) -> (i64, bool);
+    /// A sum of units as reported.
+    fn of_units(units: i64) -> Self::Total;
 }
 
 // SAFETY: an all-zero i64 is 0.
@@ -191,7 +193,7 @@ unsafe impl Sum for i64 {
         self
     }
     fn monetary(sums: Vec<i64>) -> Monetary {
-        Monetary::Int { sums, cents: false }
+        Monetary::Int(sums)
     }
 }
 
@@ -200,16 +202,20 @@ impl Whole for i64 {
     fn units(amount: i64) -> (i64, bool) {
         (amount, true)
     }
+    fn of_units(units: i64) -> i64 {
+        units
+    }
 }
 
-/// Float amounts summed as integer cents.
+/// Float amounts summed as integer cents, reported as f64 cents (see
+/// [`Monetary::Cents`]).
 #[derive(Clone, Copy)]
 pub(super) struct Cents(i64);
 
 // SAFETY: an all-zero i64 is 0.
 unsafe impl Sum for Cents {
     type Amount = f64;
-    type Total = i64;
+    type Total = f64;
     fn amounts<'a>(batch: &Batch<'a>) -> Option<&'a [f64]> {
         match batch.amounts {
             Amounts::Float(a) => Some(a),
@@ -224,11 +230,11 @@ unsafe impl Sum for Cents {
     fn absorb(&mut self, other: Cents) -> bool {
         self.0.add(other.0)
     }
-    fn total(self) -> i64 {
-        self.0
+    fn total(self) -> f64 {
+        Self::of_units(self.0)
     }
-    fn monetary(sums: Vec<i64>) -> Monetary {
-        Monetary::Int { sums, cents: true }
+    fn monetary(sums: Vec<f64>) -> Monetary {
+        Monetary::Cents(sums)
     }
 }
 
@@ -241,6 +247,9 @@ impl Whole for Cents {
         // accepts exactly the whole-cents amounts.
         let cents = (x * 100.0 + 0.5f64.copysign(x)) as i64;
         (cents, cents.unsigned_abs() < MAX_EXACT_INTEGER && cents as f64 / 100.0 == x)
+    }
+    fn of_units(cents: i64) -> f64 {
+        cents as f64
     }
 }
 
