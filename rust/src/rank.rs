@@ -218,9 +218,67 @@ pub fn ntile(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, BucketErr
     if values.len() <= SMALL {
         ntile_sorted(values, q, ties)
     } else {
-        ntile_select(values, q, ties)
+        ntile_select::<i64>(values, q, ties)
     }
 }
+
+/// [`ntile`] with codes as bytes, NaN as `u8::MAX`, for at most
+/// [`MAX_BYTE_Q`] buckets: RFM scores take a byte each, and an 8-byte code per
+/// value would be written, then read again to narrow it.
+pub fn ntile_bytes(values: &[f64], q: usize, ties: Ties) -> Result<Vec<u8>, BucketError> {
+    if q == 0 || q > MAX_BYTE_Q {
+        return Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_BYTE_Q}, got {q}")));
+    }
+    if values.len() <= SMALL {
+        let codes = ntile_sorted(values, q, ties)?;
+        return Ok(codes.into_iter().map(|c| u8::try_from(c).unwrap_or(u8::MAX)).collect());
+    }
+    ntile_select(values, q, ties)
+}
+
+/// The most buckets [`ntile_bytes`] codes: codes below 128, placeholders
+/// (one per threshold) 128 and up, NaN 255.
+pub const MAX_BYTE_Q: usize = 127;
+
+/// A code as the selection path stores it: a bucket, the NaN code, or a
+/// placeholder for a value in a bin that holds a threshold (coded once the
+/// thresholds are known).
+trait Code: Copy + Default + Send + Sync {
+    const MISSING: Self;
+    /// Bucket `code` (below the `q` the type was chosen for).
+    fn code(code: usize) -> Self;
+    /// The placeholder of threshold bin `slot` (below `q`).
+    fn mark(slot: usize) -> Self;
+    fn marked_slot(self) -> Option<usize>;
+}
+
+impl Code for i64 {
+    const MISSING: i64 = -1;
+    fn code(code: usize) -> i64 {
+        code as i64
+    }
+    fn mark(slot: usize) -> i64 {
+        MARK + slot as i64
+    }
+    fn marked_slot(self) -> Option<usize> {
+        marked_slot(self)
+    }
+}
+
+impl Code for u8 {
+    const MISSING: u8 = u8::MAX;
+    fn code(code: usize) -> u8 {
+        code as u8
+    }
+    fn mark(slot: usize) -> u8 {
+        (BYTE_MARK + slot) as u8
+    }
+    fn marked_slot(self) -> Option<usize> {
+        (self != u8::MAX).then(|| usize::from(self).checked_sub(BYTE_MARK)).flatten()
+    }
+}
+
+const BYTE_MARK: usize = 128;
 
 fn all_missing() -> BucketError {
     BucketError::InvalidInput("all values are missing (NaN): nothing to take quantiles of".into())
@@ -398,7 +456,7 @@ type KeyFixups = Vec<(u32, u64)>;
 /// every value is compared with them. A value whose key equals a threshold
 /// key also needs its occurrence number among equal keys (ties broken by
 /// position), counted per task from the gathered runs.
-fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, BucketError> {
+fn ntile_select<C: Code>(values: &[f64], q: usize, ties: Ties) -> Result<Vec<C>, BucketError> {
     let p1 = pass1(values, true)?; // fails only when all values are NaN
     let m = p1.n;
     let edges = rank_edges(m, q)?;
@@ -426,7 +484,7 @@ fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
     let target_total: u64 = p.slot_of_bin.iter().zip(&p1.counts).filter(|(s, _)| **s != NO_SLOT).map(|(_, c)| c).sum();
     let want_pos = target_total <= (m as u64) / 16;
 
-    let mut codes = vec![0i64; values.len()];
+    let mut codes = vec![C::default(); values.len()];
     let cl = chunk_len(values.len());
     let parts: Vec<(Vec<Runs>, KeyFixups)> = codes
         .par_chunks_mut(cl)
@@ -436,17 +494,17 @@ fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
             let mut pos = Vec::new();
             for (i, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
                 if x.is_nan() {
-                    *o = -1;
+                    *o = C::MISSING;
                     continue;
                 }
                 let k = canon_key(x);
                 let t = table[b.bin(k)];
-                if t >= -1 {
-                    *o = i64::from(t);
+                if t >= 0 {
+                    *o = C::code(t as usize);
                     continue;
                 }
                 let slot = (-2 - t) as usize;
-                *o = MARK + slot as i64;
+                *o = C::mark(slot);
                 push_run(&mut local[slot], k);
                 if want_pos {
                     pos.push((i as u32, k)); // chunks are < 2^32 long
@@ -526,8 +584,8 @@ fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
         (lo, hi, dk.partition_point(|x| x.0 < k))
     };
     let slot_loc: Vec<Option<(usize, usize, usize)>> = single.iter().map(|k| k.map(locate)).collect();
-    let code_of = |placeholder: i64, k: u64, counters: &mut [u64]| -> i64 {
-        let Some(slot) = marked_slot(placeholder) else {
+    let code_of = |placeholder: C, k: u64, counters: &mut [u64]| -> C {
+        let Some(slot) = placeholder.marked_slot() else {
             return placeholder;
         };
         let (lo, hi, d) = match slot_loc.get(slot) {
@@ -535,7 +593,7 @@ fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
             _ => locate(k),
         };
         if lo == hi {
-            return lo as i64;
+            return C::code(lo);
         }
         let within = &js[lo..hi];
         let passed = match ties {
@@ -548,7 +606,7 @@ fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
             }
             Ties::Min => within.partition_point(|&j| j == 0),
         };
-        (lo + passed) as i64
+        C::code(lo + passed)
     };
     if want_pos {
         codes.par_chunks_mut(cl).zip(fixups.par_iter()).zip(starts.par_iter()).for_each(|((out, fix), start)| {
@@ -563,7 +621,7 @@ fn ntile_select(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Bucket
         codes.par_chunks_mut(cl).zip(values.par_chunks(cl)).zip(starts.par_iter()).for_each(|((out, xs), start)| {
             let mut counters = start.clone();
             for (i, o) in out.iter_mut().enumerate() {
-                if *o < -1 {
+                if o.marked_slot().is_some() {
                     let x = xs.get(i).copied().unwrap_or(0.0);
                     *o = code_of(*o, canon_key(x), &mut counters);
                 }
@@ -618,8 +676,13 @@ mod tests {
             let q = 1 + (r.next() % 120) as usize;
             for ties in [Ties::First, Ties::Min] {
                 let a = ntile_sorted(&v, q, ties);
-                let b = ntile_select(&v, q, ties);
+                let b = ntile_select::<i64>(&v, q, ties);
                 assert_eq!(a, b, "iter {it} n={n} q={q} kind={kind} {ties:?}");
+                if q <= MAX_BYTE_Q {
+                    let bytes = ntile_select::<u8>(&v, q, ties).map(|c| c.into_iter().map(i64::from).collect());
+                    let narrowed = a.map(|c| c.into_iter().map(|c| if c < 0 { 255 } else { c }).collect::<Vec<_>>());
+                    assert_eq!(bytes, narrowed, "bytes: iter {it} n={n} q={q} kind={kind} {ties:?}");
+                }
             }
         }
     }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
-use crate::rank::{ntile, Ties};
+use crate::rank::{ntile_bytes, Ties};
 
 mod totals;
 use totals::{Cents, Compensated, Narrow, Tally, Wide};
@@ -766,8 +766,7 @@ pub fn score(aggregated: &Aggregated, bins: usize, ties: Ties) -> Result<Scores>
     let levels = bins.min(n);
     // Codes 0..levels as bytes (levels <= 100).
     let bucket = |values: &[f64]| -> Result<Vec<u8>> {
-        let codes = ntile(values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))?;
-        Ok(codes.into_iter().map(|c| c as u8).collect())
+        ntile_bytes(values, levels, ties).map_err(|e| Error::invalid(format!("RFM scoring: {e}")))
     };
     // Days and purchase counts span few values: they are bucketed by counting.
     let bucket_ints = |values: &[i64]| match crate::rank::ntile_ints(values, levels, ties) {
