@@ -243,7 +243,7 @@ pub const MAX_BYTE_Q: usize = 127;
 /// A code as the selection path stores it: a bucket, the NaN code, or a
 /// placeholder for a value in a bin that holds a threshold (coded once the
 /// thresholds are known).
-trait Code: Copy + Default + Send + Sync {
+trait Code: crate::memory::Zeroable {
     const MISSING: Self;
     /// Bucket `code` (below the `q` the type was chosen for).
     fn code(code: usize) -> Self;
@@ -379,7 +379,7 @@ pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<u8>
     }
     // Thresholds as positions (see `ntile_select`): code = #{t : pos >= t}.
     let thresholds: Vec<usize> = edges[1..q].iter().map(|&e| e.floor() as usize).filter(|&t| t < m).collect();
-    let mut codes = vec![0u8; m];
+    let mut codes: Vec<u8> = crate::memory::output_column(m);
     match ties {
         Ties::Min => {
             let code_of: Vec<u8> =
@@ -476,7 +476,7 @@ fn ntile_select<C: Code>(values: &[f64], q: usize, ties: Ties) -> Result<Vec<C>,
     let target_total: u64 = p.slot_of_bin.iter().zip(&p1.counts).filter(|(s, _)| **s != NO_SLOT).map(|(_, c)| c).sum();
     let want_pos = target_total <= (m as u64) / 16;
 
-    let mut codes = vec![C::default(); values.len()];
+    let mut codes: Vec<C> = crate::memory::output_column(values.len());
     let cl = chunk_len(values.len());
     let parts: Vec<(Vec<Runs>, KeyFixups)> = codes
         .par_chunks_mut(cl)

@@ -241,15 +241,14 @@ impl Labels {
     /// negative index): the caller builds its dictionary without checking.
     fn of(scores: &rfm::Scores, cells: Option<&[i16]>) -> Result<Self> {
         let levels = scores.levels;
-        let scored = || scores.r.par_iter().zip(&scores.f).zip(&scores.m);
         let digits = (levels <= 9)
-            .then(|| scored().map(|((&r, &f), &m)| i16::from(r) * 100 + i16::from(f) * 10 + i16::from(m)).collect());
+            .then(|| per_customer(scores, |r, f, m| i16::from(r) * 100 + i16::from(f) * 10 + i16::from(m)));
         // A scheme for another number of levels is refused by the caller.
         let segments = cells.filter(|c| c.len() == levels * levels * levels).map(|cells| {
             // Scores are 1..=levels; anything else finds no cell (-1), never a panic.
             let cell = move |s: u8| usize::from(s).checked_sub(1).filter(|&c| c < levels);
             let segment = move |r, f, m| cells.get((cell(r)? * levels + cell(f)?) * levels + cell(m)?).copied();
-            scored().map(|((&r, &f), &m)| segment(r, f, m).unwrap_or(-1)).collect::<Vec<i16>>()
+            per_customer(scores, |r, f, m| segment(r, f, m).unwrap_or(-1))
         });
         if let Some(row) = segments.as_ref().and_then(|s| s.par_iter().position_any(|&s| s < 0)) {
             let (r, f, m) = (scores.r[row], scores.f[row], scores.m[row]);
@@ -257,6 +256,15 @@ impl Labels {
         }
         Ok(Labels { digits, segments })
     }
+}
+
+/// `label(r, f, m)` of every customer, written into a column of its own
+/// (see `output_column`).
+fn per_customer(scores: &rfm::Scores, label: impl Fn(u8, u8, u8) -> i16 + Sync) -> Vec<i16> {
+    let mut out: Vec<i16> = crate::memory::output_column(scores.r.len());
+    let scored = scores.r.par_iter().zip(&scores.f).zip(&scores.m);
+    out.par_iter_mut().zip(scored).for_each(|(o, ((&r, &f), &m))| *o = label(r, f, m));
+    out
 }
 
 /// RFM aggregation and scores. Returns a dict of NumPy arrays plus metadata;
