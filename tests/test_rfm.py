@@ -216,6 +216,62 @@ def test_schemes_are_validated_data() -> None:
     assert ((cn8.segment == "重要价值客户") == high_value).all()
 
 
+def test_a_mapping_of_cells_to_names_is_a_scheme() -> None:
+    log = make_log(6, 3000, 400)[["user_id", "ts", "amount"]]
+    cells = {
+        (r, f, m): ("Recent" if r >= 4 else "Earlier")
+        for r, f, m in itertools.product(range(1, 6), repeat=3)
+    }
+    result = uoseg.rfm(log, as_of=AS_OF, scheme=cells).to_pandas()
+    assert set(result.segment) == {"Recent", "Earlier"}
+    assert ((result.r >= 4) == (result.segment == "Recent")).all()
+    by_hand = uoseg.RfmScheme.from_cells("same", cells)
+    assert result.segment.tolist() == (
+        uoseg.rfm(log, as_of=AS_OF, scheme=by_hand).to_pandas().segment.tolist()
+    )
+    three = {(r, f, m): f"R{r}" for r, f, m in itertools.product(range(1, 4), repeat=3)}
+    scored = uoseg.rfm(log, as_of=AS_OF, bins=3, scheme=three).to_pandas()
+    assert (scored.segment == "R" + scored.r.astype(str)).all()
+    missing = dict(cells)
+    del missing[(5, 5, 5)]
+    with pytest.raises(uoseg.InvalidInputError, match=r"uncovered cells .*\(5, 5, 5\)"):
+        uoseg.rfm(log, as_of=AS_OF, scheme=missing)
+    with pytest.raises(uoseg.InvalidInputError, match="outside the 5-level grid"):
+        uoseg.rfm(log, as_of=AS_OF, scheme={**cells, (6, 1, 1): "Beyond"})
+    with pytest.raises(uoseg.InvalidInputError, match="not a score cell"):
+        uoseg.rfm(log, as_of=AS_OF, scheme={(1, 1): "Short", **cells})
+    with pytest.raises(uoseg.InvalidInputError, match="not a segment name"):
+        uoseg.rfm(log, as_of=AS_OF, scheme={**cells, (1, 1, 1): 7})
+
+
+@pytest.mark.parametrize("scheme", [None, 5, ["en11"], EN11.cells])
+def test_a_scheme_of_any_other_type_is_a_type_error(scheme: object) -> None:
+    log = make_log(6, 200, 40)[["user_id", "ts", "amount"]]
+    with pytest.raises(TypeError, match="scheme must be"):
+        uoseg.rfm(log, as_of=AS_OF, scheme=scheme)  # type: ignore[arg-type]
+
+
+def test_fewer_customers_than_bins() -> None:
+    log = pd.DataFrame(
+        {
+            "user_id": np.array([1, 2, 3, 1], dtype=np.uint32),
+            "ts": [AS_OF - dt.timedelta(days=d) for d in (1, 5, 9, 2)],
+            "amount": [10.0, 20.0, 30.0, 5.0],
+        }
+    )
+    # A cell scheme for 5 levels cannot name scores of 3: the error says why.
+    with pytest.raises(uoseg.InvalidInputError) as info:
+        uoseg.rfm(log, as_of=AS_OF)
+    message = str(info.value)
+    assert "3 customers is fewer than bins=5" in message
+    assert "bins=3" in message and "cn8" in message
+    # Scores then have as many levels as customers; cn8 names any number.
+    cn8 = uoseg.rfm(log, as_of=AS_OF, scheme="cn8").to_pandas()
+    assert sorted(cn8.r.tolist()) == [1, 2, 3] and len(set(cn8.segment)) >= 1
+    three = {(r, f, m): "any" for r, f, m in itertools.product(range(1, 4), repeat=3)}
+    assert set(uoseg.rfm(log, as_of=AS_OF, bins=3, scheme=three).to_pandas().segment) == {"any"}
+
+
 @pytest.mark.parametrize("bad", [-1, 2])
 def test_a_hand_built_cell_table_must_index_its_segments(bad: int) -> None:
     cells = np.zeros(125, dtype=np.int16)

@@ -223,6 +223,50 @@ def _check_cells(scheme: RfmScheme) -> None:
         )
 
 
+def _scheme(scheme: Any, bins: int) -> RfmScheme | str:
+    """The scheme ``rfm`` was given: a built-in name, an :class:`RfmScheme`, or a
+    mapping of score cells ``(r, f, m)`` to segment names (validated as
+    :meth:`RfmScheme.from_cells` validates it)."""
+    if isinstance(scheme, str):
+        chosen = SCHEMES.get(scheme)
+        if chosen is None:
+            raise InvalidInputError(f"unknown RFM scheme {scheme!r}; built-in: {sorted(SCHEMES)}")
+        return chosen
+    if isinstance(scheme, RfmScheme):
+        return scheme
+    if isinstance(scheme, Mapping):
+        for cell, name in scheme.items():
+            if not (
+                isinstance(cell, tuple)
+                and len(cell) == 3
+                and all(isinstance(v, int | np.integer) for v in cell)
+            ):
+                raise InvalidInputError(
+                    f"scheme mapping: key {cell!r} is not a score cell (r, f, m) of three integers"
+                )
+            if not isinstance(name, str):
+                raise InvalidInputError(
+                    f"scheme mapping: cell {cell!r} maps to {name!r}, not a segment name (str)"
+                )
+        cells = {(int(r), int(f), int(m)): name for (r, f, m), name in scheme.items()}
+        return RfmScheme.from_cells("custom", cells, bins=bins)
+    raise TypeError(
+        "scheme must be a built-in scheme name (" + ", ".join(sorted(SCHEMES)) + "), an "
+        f"RfmScheme or a mapping of (r, f, m) cells to segment names, not {type(scheme).__name__}"
+    )
+
+
+def _levels_mismatch(scheme: RfmScheme, levels: int, customers: int, bins: int) -> str:
+    if customers < bins:
+        return (
+            f"rfm: {customers} customers is fewer than bins={bins}, so scores have only "
+            f"{levels} levels, but scheme {scheme.name!r} names cells of {scheme.bins} levels; "
+            f"pass bins={levels} with a scheme for {levels} levels, or scheme='cn8' "
+            "(which works on any number of levels)"
+        )
+    return f"scheme {scheme.name!r} is defined for {scheme.bins} levels, scores have {levels}"
+
+
 def _micros(as_of: Any) -> int:
     from ._store import _micros as to_micros
 
@@ -244,7 +288,7 @@ def rfm(
     as_of: _dt.datetime | _dt.date | str,
     bins: int = 5,
     ties: str = "first",
-    scheme: str | RfmScheme = "en11",
+    scheme: str | RfmScheme | Mapping[Cell, str] = "en11",
     cn8_basis: str = "values",
 ) -> RfmResult:
     """Score customers by recency, frequency and monetary value.
@@ -258,14 +302,18 @@ def rfm(
         The reference instant. Purchases after it are ignored; recency is
         ``floor((as_of - last purchase) / 1 day)``. Required: never the clock.
     bins : int
-        Score levels (5: quintiles). With fewer customers than bins, there are as
-        many levels as customers.
+        Score levels (5: quintiles). With fewer customers than bins, scores have
+        as many levels as there are customers: ``"cn8"`` still names them, while a
+        cell scheme for ``bins`` levels (``"en11"``, your own) is refused with an
+        error that names the customer count and ``bins``.
     ties : {"first", "min"}
         ``"first"`` ranks tied customers by first appearance in the log, as
         ``rank(method="first")`` does in the common pandas recipe; ``"min"`` keeps
         tied customers in one level.
-    scheme : "en11", "cn8" or an :class:`RfmScheme`
-        How score cells are named.
+    scheme : "en11", "cn8", an :class:`RfmScheme`, or a mapping
+        How score cells are named. A mapping ``{(r, f, m): name, ...}`` must name
+        every cell of the ``bins``³ grid (it is checked as
+        :meth:`RfmScheme.from_cells` checks it); anything else is a ``TypeError``.
 
     Notes
     -----
@@ -285,9 +333,7 @@ def rfm(
     >>> result.table.column("recency_days").to_pylist()
     [12, 2]
     """
-    chosen = SCHEMES.get(scheme, None) if isinstance(scheme, str) else scheme
-    if chosen is None:
-        raise InvalidInputError(f"unknown RFM scheme {scheme!r}; built-in: {sorted(SCHEMES)}")
+    chosen = _scheme(scheme, int(bins))
     if isinstance(chosen, RfmScheme):
         _check_cells(chosen)
     data_table = as_table(transactions, "transactions")
@@ -326,9 +372,7 @@ def rfm(
         )
     if isinstance(chosen, RfmScheme):
         if chosen.bins != levels:
-            raise InvalidInputError(
-                f"scheme {chosen.name!r} is defined for {chosen.bins} levels, scores have {levels}"
-            )
+            raise InvalidInputError(_levels_mismatch(chosen, levels, len(r), int(bins)))
         # Indices come from the scheme's cells, checked above and in the core
         # (no customer without a segment): Arrow's own check is skipped.
         segment = pa.DictionaryArray.from_arrays(
