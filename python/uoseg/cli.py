@@ -4,6 +4,7 @@ sample population and prints a few audiences with their sizes and timings."""
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -81,17 +82,35 @@ def demo(users: int, seed: int) -> None:
     print(f"bitmaps and indexes hold {store.memory_usage() / 2**20:,.1f} MiB")
 
 
+# The demo's queries name tags up to t49 of the sample population and score RFM in
+# quintiles; below this size some of those tags are missing (tag i holds a user
+# with probability about 0.5 / (i + 1) ** 0.8), so smaller sizes are refused.
+DEMO_MIN_USERS = 1_000
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="uoseg", description="uoseg user segmentation engine")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run the demo on the built-in sample population")
     demo_parser.add_argument(
-        "--users", type=int, default=1_000_000, help="population size (default 1,000,000)"
+        "--users",
+        type=int,
+        default=1_000_000,
+        help=f"population size (default 1,000,000; at least {DEMO_MIN_USERS:,})",
     )
     demo_parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        if args.users < 1:
-            parser.error("--users must be at least 1")
-        demo(args.users, args.seed)
+        if args.users < DEMO_MIN_USERS:
+            parser.error(
+                f"--users must be at least {DEMO_MIN_USERS:,}: the demo's queries need the "
+                "sample population's tags t0 to t49 to hold users"
+            )
+        from .errors import UosegError
+
+        try:
+            demo(args.users, args.seed)
+        except UosegError as err:
+            print(f"uoseg: {err}", file=sys.stderr)
+            return 1
     return 0

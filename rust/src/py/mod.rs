@@ -52,6 +52,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audience::union, m)?)?;
     m.add_function(wrap_pyfunction!(audience::intersection, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(thread_setting_problem, m)?)?;
     m.add_function(wrap_pyfunction!(canonical, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::qcut, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::cut, m)?)?;
@@ -66,6 +67,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
 #[pyfunction]
 fn num_threads() -> usize {
     crate::parallel::num_threads()
+}
+
+/// Why `UOSEG_NUM_THREADS` was not taken as it is (the pool then uses a sane
+/// size), or `None`; the package warns with it on import.
+#[pyfunction]
+fn thread_setting_problem() -> Option<String> {
+    crate::parallel::setting().problem.clone()
 }
 
 /// The canonical DSL text of a query: it parses back to an equal query.
