@@ -226,3 +226,116 @@ def test_combining_with_non_audience_is_a_type_error() -> None:
         store.tag("a") & {1}  # type: ignore[operator]
     with pytest.raises(TypeError):
         uoseg.union(store.tag("a"), 3)  # type: ignore[arg-type]
+
+
+# ---- audiences of dictionary stores: equality, order, bytes ----
+
+kinds_and_ids = st.sampled_from(["int64", "uint64", "string"]).flatmap(
+    lambda kind: st.tuples(
+        st.just(kind),
+        st.lists(
+            st.text(min_size=1, max_size=6)
+            if kind == "string"
+            else st.integers(0, 2**63 - 1 if kind == "int64" else 2**64 - 1),
+            min_size=0,
+            max_size=40,
+            unique=True,
+        ),
+    )
+)
+
+
+def dictionary_store(kind: str, ids: list[object]) -> uoseg.TagStore:
+    store = uoseg.TagStore(ids=kind)
+    types = {"int64": pa.int64(), "uint64": pa.uint64(), "string": pa.string()}
+    store.add_tag("a", pa.array(ids, types[kind]))
+    return store
+
+
+@given(kinds_and_ids, st.randoms(use_true_random=False))
+def test_ids_come_out_sorted_by_value_for_every_id_kind(
+    kind_ids: tuple[str, list[object]], rnd: object
+) -> None:
+    kind, ids = kind_ids
+    store = dictionary_store(kind, ids)
+    expected = sorted(ids)  # type: ignore[type-var]
+    audience = store.tag("a")
+    assert audience.ids().tolist() == expected
+    assert list(audience) == expected
+    assert pa.array(audience).to_pylist() == expected
+    assert audience.to_arrow().to_pylist() == expected
+
+
+@given(kinds_and_ids, st.permutations(range(40)), st.integers(0, 40))
+def test_equality_compares_the_users_own_ids_across_dictionaries(
+    kind_ids: tuple[str, list[object]], order: list[int], drop: int
+) -> None:
+    kind, ids = kind_ids
+    first = dictionary_store(kind, ids)
+    # The same users registered in another order, after other users: other rows.
+    shuffled = [ids[i] for i in order if i < len(ids)]
+    second = uoseg.TagStore(ids=kind)
+    second.add_users(pa.array(shuffled[::-1], first.tag("a").to_arrow().type))
+    second.add_tag("a", pa.array(shuffled, first.tag("a").to_arrow().type))
+    assert first.tag("a") == second.tag("a")
+    assert (first.tag("a") != second.tag("a")) is False
+    fewer = uoseg.TagStore(ids=kind)
+    kept = shuffled[:drop] if drop < len(shuffled) else shuffled[:-1]
+    fewer.add_users(pa.array(shuffled, first.tag("a").to_arrow().type))
+    fewer.add_tag("a", pa.array(kept, first.tag("a").to_arrow().type))
+    assert (first.tag("a") == fewer.tag("a")) == (len(kept) == len(ids))
+
+
+def test_equality_of_string_audiences_is_by_user_not_by_row() -> None:
+    alice, bob = uoseg.TagStore(ids="string"), uoseg.TagStore(ids="string")
+    alice.add_tag("a", ["alice"])
+    bob.add_tag("a", ["bob"])
+    assert alice.tag("a") != bob.tag("a")
+    later = uoseg.TagStore(ids="string")
+    later.add_tag("x", ["zed"])
+    later.add_tag("a", ["alice"])
+    assert alice.tag("a") == later.tag("a")
+    numbers = uoseg.TagStore(ids="int64")
+    numbers.add_tag("a", pa.array([0], pa.int64()))
+    assert alice.tag("a") != numbers.tag("a")
+
+
+@given(a=id_sets, b=id_sets)
+def test_serialize_is_canonical_however_the_audience_was_computed(a: set[int], b: set[int]) -> None:
+    store = store_of({"a": a, "b": b})
+    for audience in (
+        store.tag("a"),
+        store.tag("a") | store.tag("b"),
+        store.tag("a") & store.tag("b"),
+        store.tag("a") - store.tag("b"),
+        store.tag("a") ^ store.tag("b"),
+        ~store.tag("b"),
+        store.query("a OR NOT b"),
+    ):
+        expected = BitMap(array.array("I", audience.ids().tolist()))
+        expected.run_optimize()
+        assert audience.serialize() == expected.serialize()
+
+
+def test_runs_of_consecutive_ids_serialize_as_pyroaring_runs() -> None:
+    store = store_of({"a": set(range(0, 200_000)), "b": set(range(50_000, 300_000, 3))})
+    for audience in (store.tag("a") | store.tag("b"), store.tag("a") - store.tag("b")):
+        expected = BitMap(audience.ids())
+        expected.run_optimize()
+        assert audience.serialize() == expected.serialize()
+
+
+@pytest.mark.parametrize("kind", ["int64", "uint64", "string"])
+def test_serialized_audience_comes_back_through_its_store(kind: str) -> None:
+    ids: list[object] = ["carol", "alice", "bob"] if kind == "string" else [30, 10, 20]
+    store = dictionary_store(kind, ids)
+    data = (store.tag("a") - store.audience(ids[:1])).serialize()
+    back = store.audience_from_bytes(data)
+    assert back.ids().tolist() == sorted(ids[1:])  # type: ignore[type-var]
+    assert back == store.tag("a") - store.audience(ids[:1])
+    copy = uoseg.TagStore.from_bytes(store.to_bytes())
+    assert copy.audience_from_bytes(data).ids().tolist() == sorted(ids[1:])  # type: ignore[type-var]
+    # Without a store the bytes are the dictionary's rows, not the users.
+    assert uoseg.Audience.deserialize(data).ids().tolist() == [1, 2]
+    with pytest.raises(uoseg.InvalidInputError, match="not a user of this store"):
+        store.audience_from_bytes(BitMap([7]).serialize())

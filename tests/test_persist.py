@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import operator
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -81,6 +84,42 @@ def test_every_truncation_is_refused(tmp_path: Path) -> None:
 def test_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         uoseg.TagStore.load(tmp_path / "nope.uoseg")
+
+
+def test_missing_file_is_a_file_not_found_error_naming_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.uoseg"
+    with pytest.raises(FileNotFoundError) as info:
+        uoseg.TagStore.load(missing)
+    assert isinstance(info.value, uoseg.MissingFileError)
+    assert isinstance(info.value, uoseg.UosegError)
+    assert info.value.filename == str(missing)
+    assert str(missing) in str(info.value)
+    with pytest.raises(FileNotFoundError, match="no_such_folder"):
+        uoseg.TagStore().save(tmp_path / "no_such_folder" / "s.uoseg")
+
+
+def test_store_pickles_through_its_file_bytes() -> None:
+    store = uoseg.TagStore(ids="string")
+    store.add_tag("vip", ["alice", "bob"])
+    store.add_attribute("city", ["alice", "carol"], ["SH", "BJ"])
+    store.add_numeric("age", ["alice", "bob"], [31, 45])
+    store.define("older_vip", "vip AND age > 40")
+    back = pickle.loads(pickle.dumps(store))
+    assert back.tags() == store.tags() and back.attributes() == store.attributes()
+    assert back.segments() == store.segments()
+    assert back.query("@older_vip").ids().tolist() == ["bob"]
+    assert back.to_bytes() == store.to_bytes()
+    assert uoseg.TagStore.from_bytes(store.to_bytes()).count("vip") == 2
+    with pytest.raises(uoseg.StoreFormatError):
+        uoseg.TagStore.from_bytes(store.to_bytes()[:-3])
+
+
+def test_pickled_store_travels_to_a_worker_process() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1, 5, 9])
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        assert pool.apply(operator.methodcaller("count", "vip"), (store,)) == 3
 
 
 def test_killed_save_leaves_the_previous_file(tmp_path: Path) -> None:

@@ -142,6 +142,8 @@ def leaves(draw: st.DrawFn) -> Expr:
         )
     if kind == "between":
         lo, hi, neg = draw(st.integers(-4, 9)), draw(st.integers(-4, 9)), draw(st.booleans())
+        # The DSL refuses an empty range (see test_empty_between_is_refused).
+        lo, hi = min(lo, hi), max(lo, hi)
         word = "NOT BETWEEN" if neg else "BETWEEN"
         return predicate(
             f"age {word} {lo} AND {hi}",
@@ -351,7 +353,13 @@ def builder_queries(draw: st.DrawFn, depth: int = 0) -> uoseg.Query:
         if choice == 2:
             return attr.isin(draw(st.lists(values, min_size=1, max_size=3)))
         if choice == 3:
-            return attr.between(draw(values), draw(values))
+            low, high = draw(values), draw(values)
+            try:
+                return attr.between(low, high)
+            except uoseg.QuerySyntaxError as err:
+                # An empty range is refused; its bounds the other way round are not.
+                assert "empty range" in str(err)
+                return attr.between(high, low)
         if choice == 4:
             return attr.is_null()
         if choice == 5:
@@ -496,3 +504,84 @@ def test_query_audiences_are_snapshots_even_when_combined_later() -> None:
     # NOT stays relative to the universe of its own snapshot (7, 8 came later).
     assert old_not.ids().tolist() == [5, 9]
     assert (old_not | new).ids().tolist() == [2, 3, 5, 9]
+
+
+# ---- what a new user types ----
+
+
+def test_unknown_name_message_reads_cleanly() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1])
+    store.add_tag("churned", [2])
+    with pytest.raises(uoseg.UnknownNameError) as info:
+        store.count("vpi AND churned")
+    err = info.value
+    assert err.name == "vpi" and err.suggestions == ["vip"]
+    assert str(err).splitlines() == [
+        "unknown tag 'vpi'; did you mean 'vip'?",
+        "  vpi AND churned",
+        "  ^",
+    ]
+    with pytest.raises(uoseg.UnknownNameError) as info:
+        store.count("vip AND 高价值 AND churned")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "unknown tag '高价值'"
+    assert lines[2] == "  " + " " * len("vip AND ") + "^"
+
+
+@pytest.mark.parametrize("query", [None, b"vip", 42, ["vip"]])
+def test_a_query_that_is_not_text_or_a_builder_is_a_type_error(query: object) -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1])
+    for call in (store.count, store.query, store.explain):
+        with pytest.raises(TypeError, match="DSL text") as info:
+            call(query)  # type: ignore[operator]
+        assert isinstance(info.value, uoseg.UosegError)
+    with pytest.raises(TypeError):
+        store.define("x", query)  # type: ignore[arg-type]
+    assert store.count(uoseg.tag("vip")) == 1
+
+
+def test_full_width_punctuation_reads_as_ascii() -> None:
+    store = small_store()
+    ascii_query = '(高价值用户 OR churned) AND city IN ("SH", "BJ")'
+    for text in (
+        "（高价值用户 OR churned）AND city IN （“SH”，“BJ”）",
+        '(高价值用户 OR churned) AND city IN (“SH”, "BJ")',
+        '（高价值用户\u3000OR\u3000churned）\u3000AND city IN（"SH"，"BJ"）',
+    ):
+        assert store.count(text) == store.count(ascii_query) == 3, text
+        assert uoseg.Query(text) == uoseg.Query(ascii_query)
+    with pytest.raises(uoseg.QuerySyntaxError, match="missing closing `”`"):
+        uoseg.Query("city = “SH")
+
+
+def test_decomposed_unicode_in_a_query_matches_composed_names() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("caf\u00e9", [1, 2])
+    assert store.count("cafe\u0301") == 2
+    assert uoseg.Query("cafe\u0301") == uoseg.Query("caf\u00e9")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "age BETWEEN 35 AND 25",
+        "age NOT BETWEEN 2.5 AND 1",
+        "signup BETWEEN 2026-02-01 AND 2026-01-01",
+        "signup BETWEEN 2026-01-02T00:00:00 AND 2026-01-01",
+    ],
+)
+def test_an_empty_between_is_refused_with_its_position(text: str) -> None:
+    with pytest.raises(uoseg.QuerySyntaxError, match="empty range") as info:
+        uoseg.Query(text)
+    assert info.value.position == text.index("BETWEEN") + len("BETWEEN ")
+    assert "did you mean BETWEEN" in str(info.value)
+
+
+def test_equal_between_bounds_are_one_value() -> None:
+    store = uoseg.TagStore()
+    store.add_numeric("age", [1, 2, 3], [20, 25, 30])
+    assert store.query("age BETWEEN 25 AND 25").ids().tolist() == [2]
+    # The Python range helper takes an empty range as an empty audience.
+    assert store.range("age", ge=30, le=20).ids().tolist() == []

@@ -215,3 +215,111 @@ def test_empty_inputs() -> None:
     )
     assert len(store) == 0 and store.tags() == []
     assert len(store.universe) == 0
+
+
+# ---- one rule for every id kind, honest introspection ----
+
+ID_KINDS = {
+    "uint32": ([1, 2], 7),
+    "int64": ([1, 2], 7),
+    "uint64": ([1, 2], 7),
+    "string": (["a", "b"], "x"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ID_KINDS))
+@pytest.mark.parametrize("known", [False, True])
+def test_update_tag_adds_then_removes_for_every_id_kind(kind: str, known: bool) -> None:
+    members, other = ID_KINDS[kind]
+    store = uoseg.TagStore(ids=kind)
+    store.add_tag("t", members)
+    if known:
+        store.add_users([other])
+    store.update_tag("t", add=[other], remove=[other])
+    assert store.tag("t").ids().tolist() == members
+    assert other in store.universe  # added users join the universe either way
+    store.update_tag("t", add=[other])
+    store.update_tag("t", remove=[members[0]])
+    assert sorted(store.tag("t").ids().tolist()) == sorted([members[1], other])  # type: ignore[type-var]
+
+
+def test_repr_counts_every_attribute_and_segment() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1, 2])
+    store.add_attribute("city", [1, 2], ["SH", "BJ"])
+    store.add_numeric("age", [1, 2], [30, 40])
+    assert repr(store) == "TagStore(2 users, 1 tags, 2 attributes)"
+    assert len(store.attributes()) == 2
+    store.define("old", "age > 35")
+    assert repr(store) == "TagStore(2 users, 1 tags, 2 attributes, 1 segments)"
+
+
+def test_describe_counts_segments_and_prints_readably() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1, 2, 3])
+    store.add_attribute("city", [1, 2, 3], ["SH", "SH", "BJ"])
+    store.add_numeric("signup", [1, 2, 3], pa.array([0, 10**9, 2 * 10**9], pa.timestamp("s")))
+    store.define("hv_sh", 'vip AND city = "SH"')
+    store.define("recent", "signup WITHIN 100 DAYS")
+    described = store.describe()
+    rows = {r["name"]: r for r in described.to_pylist()}
+    assert rows["hv_sh"]["users"] == store.count("@hv_sh") == 2
+    assert rows["recent"]["users"] is None  # needs as_of
+    at = store.describe(as_of="2033-05-18T03:33:20")
+    assert {r["name"]: r for r in at.to_pylist()}["recent"]["users"] == 1
+    # Arrow interface kept: pyarrow, polars and pandas read it directly.
+    assert pa.table(described).num_rows == 5
+    assert pl.from_arrow(described.table).height == 5  # type: ignore[union-attr]
+    assert described.to_pandas().shape == (5, 4)
+    text = repr(described)
+    assert text.splitlines()[0] == "StoreDescription(3 users; 1 tags, 2 attributes, 2 segments)"
+    assert "hv_sh" in text and "segment" in text and "—" in text
+    assert "<table>" in described._repr_html_()
+
+
+def test_describe_aligns_chinese_names() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("高价值用户", [1, 2])
+    store.add_tag("vip", [1])
+    lines = repr(store.describe()).splitlines()[1:]
+    # Every line's "kind" column starts at the same display column.
+    from uoseg._tables import display_width
+
+    starts = {display_width(line[: line.index("tag")]) for line in lines[2:]}
+    assert len(starts) == 1
+
+
+def test_dropping_a_tag_or_attribute_that_segments_use_is_refused() -> None:
+    store = uoseg.TagStore()
+    store.add_tag("vip", [1, 2])
+    store.add_tag("other", [3])
+    store.add_numeric("age", [1, 2, 3], [20, 30, 40])
+    store.define("hv", "vip AND age > 25")
+    store.define("hv_or_other", "@hv OR other")
+    with pytest.raises(uoseg.InvalidInputError, match=r"@hv, @hv_or_other") as info:
+        store.drop_tag("vip")
+    assert "force=True" in str(info.value)
+    assert store.tags() == ["other", "vip"]  # refused: nothing changed
+    with pytest.raises(ValueError, match="@hv"):
+        store.drop_attribute("age")
+    assert store.drop_tag("other", force=True) == ["hv_or_other"]
+    assert store.segments() == {"hv": "vip AND age > 25"}
+    assert store.drop_attribute("age", force=True) == ["hv"]
+    assert store.segments() == {} and store.attributes() == []
+    assert store.drop_tag("vip") == []
+
+
+def test_decomposed_unicode_names_are_the_same_names() -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    rows = pa.table({"user_id": pa.array([1, 2], pa.uint32()), "tag": [composed, decomposed]})
+    store = uoseg.TagStore.from_long(rows)
+    assert store.tags() == [composed]
+    assert store.tag(decomposed).ids().tolist() == [1, 2]
+    store.add_attribute("城市", [1, 2], ["Zu\u0308rich", "Z\u00fcrich"])
+    assert store.attribute_values("城市") == {"Z\u00fcrich": 2}
+    assert store.attr("城市", "Zu\u0308rich").ids().tolist() == [1, 2]
+    assert store.count('城市 = "Z\u00fcrich"') == 2
+    assert store.count('"cafe\u0301" AND 城市 = "Zu\u0308rich"') == 2
+    store.define("se\u0301gment", composed)
+    assert store.count("@s\u00e9gment") == 2
+    assert decomposed in store

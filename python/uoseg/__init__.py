@@ -6,15 +6,20 @@ Rust core; this package is the Python face of it.
 
 from __future__ import annotations
 
+import warnings as _warnings
+
 from ._core import Audience, intersection, num_threads, union
 from ._core import __version__ as __version__
-from ._store import Explain, TagStore
+from ._core import thread_setting_problem as _thread_setting_problem
+from ._store import Explain, StoreDescription, TagStore
 from .bucket import cut, ntile, qcut
 from .errors import (
     ColumnTypeError,
     DuplicateEdgesError,
+    FileError,
     InternalError,
     InvalidInputError,
+    MissingFileError,
     QuerySyntaxError,
     StoreFormatError,
     UnknownNameError,
@@ -31,12 +36,15 @@ __all__ = [
     "ColumnTypeError",
     "DuplicateEdgesError",
     "Explain",
+    "FileError",
     "InternalError",
     "InvalidInputError",
+    "MissingFileError",
     "Query",
     "QuerySyntaxError",
     "RfmResult",
     "RfmScheme",
+    "StoreDescription",
     "StoreFormatError",
     "TagStore",
     "UnknownNameError",
@@ -53,3 +61,8 @@ __all__ = [
     "tag",
     "union",
 ]
+
+if (_problem := _thread_setting_problem()) is not None:
+    # UOSEG_NUM_THREADS that is not a positive count, or is far above the cores:
+    # the pool takes a sane size instead, and the importer is told why.
+    _warnings.warn(_problem, RuntimeWarning, stacklevel=2)

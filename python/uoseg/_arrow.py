@@ -77,7 +77,7 @@ def as_array(values: Any, name: str = "values") -> pa.ChunkedArray:
         return pa.chunked_array(
             [pa.array(list(values) if not isinstance(values, list) else values)]
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as err:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as err:
         raise ColumnTypeError(
             f"{name}: cannot read {type(values).__name__} as a column ({err})"
         ) from err
@@ -96,4 +96,10 @@ def user_array(values: Any, id_kind: str, name: str = "user_id") -> pa.ChunkedAr
     if isinstance(values, list | tuple | range) and len(values) == 0:
         kind = {"int64": pa.int64(), "uint64": pa.uint64(), "string": pa.string()}
         return pa.chunked_array([pa.array([], kind.get(id_kind, pa.uint32()))])
+    if id_kind == "uint64" and isinstance(values, list | tuple | range):
+        # pyarrow infers int64 for Python ints and overflows above 2^63.
+        try:
+            return pa.chunked_array([pa.array(list(values), pa.uint64())])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as err:
+            raise ColumnTypeError(f"{name}: not uint64 user ids ({err})") from err
     return as_array(values, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import threading
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -20,9 +21,11 @@ import pyarrow as pa
 from . import _core
 from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
+from ._tables import TableResult
+from .errors import ColumnTypeError
 from .query import Query, literal
 
-__all__ = ["TagStore"]
+__all__ = ["StoreDescription", "TagStore"]
 
 PathLike = str | os.PathLike[str]
 QueryLike = Query | str
@@ -53,6 +56,16 @@ def _micros(as_of: Any) -> int | None:
     )
 
 
+def _query_text(query: Any) -> str:
+    """The DSL text of a query given as text or as a :class:`uoseg.Query` builder."""
+    if isinstance(query, str | Query):
+        return str(query)
+    raise ColumnTypeError(
+        f"a query is DSL text (str) or a uoseg.Query builder, not {type(query).__name__}"
+        + (" (decode bytes first)" if isinstance(query, bytes | bytearray) else "")
+    )
+
+
 def _is_string_like(kind: pa.DataType) -> bool:
     if pa.types.is_dictionary(kind):
         return _is_string_like(kind.value_type)
@@ -76,6 +89,26 @@ class Explain:
 
     def __repr__(self) -> str:
         return f"Explain(\n{self.text})"
+
+
+class StoreDescription(TableResult):
+    """What :meth:`TagStore.describe` returns: one row per tag, attribute and
+    saved segment (``name``, ``kind``, ``users``, ``values``)."""
+
+    __slots__ = ("users",)
+
+    def __init__(self, table: pa.Table, users: int) -> None:
+        super().__init__(table)
+        self.users = users
+
+    def _title(self) -> str:
+        kinds = self.table.column("kind").to_pylist()
+        tags, segments = kinds.count("tag"), kinds.count("segment")
+        attributes = len(kinds) - tags - segments
+        return (
+            f"StoreDescription({self.users:,} users; {tags} tags, {attributes} attributes, "
+            f"{segments} segments)"
+        )
 
 
 class TagStore:
@@ -192,9 +225,14 @@ class TagStore:
         added, removed = self._users(add, "add"), self._users(remove, "remove")
         self._update(lambda core: core.with_tag_updated(name, added, removed, "ids"))
 
-    def drop_tag(self, name: str) -> None:
-        """Remove a tag (its users stay in the universe)."""
-        self._update(lambda core: core.without_tag(name))
+    def drop_tag(self, name: str, *, force: bool = False) -> list[str]:
+        """Remove a tag (its users stay in the universe).
+
+        A tag that saved segments use (directly or through other segments) is
+        not dropped: the error names those segments. With ``force=True`` they
+        are dropped with it. Returns the segments dropped with the tag.
+        """
+        return self._drop(lambda core: core.without_tag(name, force))
 
     def add_attribute(self, name: str, user_ids: Any, values: Any) -> None:
         """Set categorical attribute ``name`` for these users (one value each);
@@ -202,9 +240,16 @@ class TagStore:
         users, vals = self._users(user_ids), as_array(values, name)
         self._update(lambda core: core.with_attribute(name, users, vals, "user_ids"))
 
-    def drop_attribute(self, name: str) -> None:
-        """Remove a categorical attribute."""
-        self._update(lambda core: core.without_attribute(name))
+    def drop_attribute(self, name: str, *, force: bool = False) -> list[str]:
+        """Remove a categorical or numeric attribute; saved segments that use it
+        are handled as :meth:`drop_tag` handles them. Returns the segments
+        dropped with it."""
+        return self._drop(lambda core: core.without_attribute(name, force))
+
+    def _drop(self, change: Callable[[_core.Store], tuple[_core.Store, list[str]]]) -> list[str]:
+        with self._lock:
+            self._core, dropped = change(self._core)
+        return dropped
 
     def add_numeric(self, name: str, user_ids: Any, values: Any) -> None:
         """Set a numeric, date or timestamp attribute for these users (others keep
@@ -264,6 +309,25 @@ class TagStore:
         """The audience of these users (all must be known to the store)."""
         return self._core.audience_of(self._users(ids), "ids")
 
+    def audience_from_bytes(self, data: bytes) -> Audience:
+        """The audience that :meth:`Audience.serialize` wrote, as an audience of
+        this store again (with its universe and its users' own ids).
+
+        The bytes hold the store's dense ids (for int64, uint64 and string stores,
+        rows of its id dictionary), so they belong to this store, a snapshot of
+        it or a copy loaded from its file; ids outside its universe are refused.
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore(ids="string")
+        >>> store.add_tag("vip", ["alice", "bob"])
+        >>> data = store.tag("vip").serialize()
+        >>> store.audience_from_bytes(data).ids().tolist()
+        ['alice', 'bob']
+        """
+        return self._core.audience_from_bytes(bytes(data))
+
     # ---- numeric attributes ----
 
     def range(
@@ -288,8 +352,8 @@ class TagStore:
         if (ge is not None and gt is not None) or (le is not None and lt is not None):
             raise ValueError("give at most one lower bound (ge/gt) and one upper bound (le/lt)")
         quoted = literal(name)
-        if ge is not None and le is not None:
-            return self.query(f"{quoted} BETWEEN {literal(ge)} AND {literal(le)}")
+        # Two comparisons rather than BETWEEN: an empty range (ge above le) is
+        # an empty audience here, while the DSL refuses `BETWEEN 35 AND 25`.
         parts = [
             f"{quoted} {op} {literal(value)}"
             for op, value in ((">=", ge), (">", gt), ("<=", le), ("<", lt))
@@ -375,15 +439,15 @@ class TagStore:
         >>> store.query('vip AND city IN ("SH", "BJ")').ids().tolist()
         [1, 2]
         """
-        return self._core.query(str(query), _micros(as_of))
+        return self._core.query(_query_text(query), _micros(as_of))
 
     def count(self, query: QueryLike, as_of: Any = None) -> int:
         """The size of a query's audience, computed without building it where possible."""
-        return self._core.count(str(query), _micros(as_of))
+        return self._core.count(_query_text(query), _micros(as_of))
 
     def explain(self, query: QueryLike, as_of: Any = None) -> Explain:
         """Run a query and return its plan with each node's cardinality and time."""
-        text, plan = self._core.explain(str(query), _micros(as_of))
+        text, plan = self._core.explain(_query_text(query), _micros(as_of))
         return Explain(text, plan)
 
     def define(self, name: str, query: QueryLike) -> None:
@@ -392,7 +456,7 @@ class TagStore:
         A definition that would make a cycle is refused; redefining a segment that
         others use warns with their names."""
         with self._lock:
-            core, users = self._core.define_segment(name, str(query))
+            core, users = self._core.define_segment(name, _query_text(query))
             self._core = core
         if users:
             warnings.warn(
@@ -426,10 +490,29 @@ class TagStore:
         """Users per value of a categorical attribute, most users first."""
         return dict(self._core.attribute_values(name))
 
-    def describe(self) -> pa.Table:
-        """A table of every tag and attribute: name, kind, users, distinct values."""
-        rows = self._core.describe()
-        return pa.table(
+    def describe(self, as_of: Any = None) -> StoreDescription:
+        """A table of every tag, attribute and saved segment: name, kind, users
+        (holding the tag, with a value, or in the segment) and distinct values.
+
+        It prints as an aligned table (``_repr_html_`` in Jupyter) and speaks the
+        Arrow PyCapsule interface (``.table`` is the ``pyarrow.Table``). A segment
+        that uses ``WITHIN`` is counted at ``as_of``; without one its users are null.
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_tag("vip", [1, 2, 3])
+        >>> store.define("big", "vip")
+        >>> store.describe()
+        StoreDescription(3 users; 1 tags, 0 attributes, 1 segments)
+        name  kind     users  values
+        ────  ───────  ─────  ──────
+        vip   tag          3       1
+        big   segment      3       0
+        """
+        rows = self._core.describe(_micros(as_of))
+        table = pa.table(
             {
                 "name": pa.array([r[0] for r in rows], pa.string()),
                 "kind": pa.array([r[1] for r in rows], pa.string()),
@@ -437,6 +520,7 @@ class TagStore:
                 "values": pa.array([r[3] for r in rows], pa.uint64()),
             }
         )
+        return StoreDescription(table, len(self))
 
     @property
     def id_kind(self) -> str:
@@ -451,6 +535,9 @@ class TagStore:
         return len(self._core)
 
     def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        name = unicodedata.normalize("NFC", name)
         return name in self._core.tags() or name in self.attributes()
 
     def __repr__(self) -> str:
@@ -465,5 +552,21 @@ class TagStore:
 
     @classmethod
     def load(cls, path: PathLike) -> TagStore:
-        """Read a store file; a damaged or newer-format file raises StoreFormatError."""
+        """Read a store file; a damaged or newer-format file raises StoreFormatError,
+        a missing one :class:`uoseg.MissingFileError` (a ``FileNotFoundError``)."""
         return cls._wrap(_core.Store.load(os.fspath(path)))
+
+    def to_bytes(self) -> bytes:
+        """The bytes of the store file :meth:`save` would write."""
+        return self._core.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TagStore:
+        """A store from :meth:`to_bytes` (or a store file's contents), checked as
+        :meth:`load` checks a file."""
+        return cls._wrap(_core.Store.from_bytes(bytes(data)))
+
+    def __reduce__(self) -> tuple[Callable[[bytes], TagStore], tuple[bytes]]:
+        # Pickled through the store file's bytes, so a store travels to worker
+        # processes with its checksums, and unpickling checks them.
+        return (TagStore.from_bytes, (self.to_bytes(),))

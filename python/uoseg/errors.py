@@ -12,8 +12,10 @@ from collections.abc import Sequence
 __all__ = [
     "ColumnTypeError",
     "DuplicateEdgesError",
+    "FileError",
     "InternalError",
     "InvalidInputError",
+    "MissingFileError",
     "QuerySyntaxError",
     "StoreFormatError",
     "UnknownNameError",
@@ -60,6 +62,19 @@ class InvalidInputError(UosegError, ValueError):
 
 class StoreFormatError(UosegError, ValueError):
     """A store file or bitmap bytes that are truncated, corrupted or of a newer format."""
+
+
+class FileError(UosegError, OSError):
+    """A file that could not be read or written; ``filename`` is its path and the
+    message says what was being done (``errno`` and ``strerror`` are set as
+    ``OSError`` sets them)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class MissingFileError(FileError, FileNotFoundError):
+    """A file (or its folder) that does not exist; ``filename`` is its path."""
 
 
 class InternalError(UosegError, RuntimeError):

@@ -8,8 +8,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// A tag, attribute, value or segment that the store does not hold (KeyError).
-    #[error("unknown {kind} '{name}'{}", did_you_mean(suggestions))]
-    UnknownName { kind: &'static str, name: String, suggestions: Vec<String> },
+    /// `context` is where a query names it (the query line with a caret under
+    /// the name), shown below the message; empty when there is no query.
+    #[error("unknown {kind} '{name}'{}{}", did_you_mean(suggestions), context_block(context))]
+    UnknownName { kind: &'static str, name: String, suggestions: Vec<String>, context: String },
     /// A column or argument of the wrong type (TypeError).
     #[error("{0}")]
     Type(String),
@@ -20,9 +22,10 @@ pub enum Error {
     /// A store file that is truncated, corrupted or of a newer format (ValueError).
     #[error("{0}")]
     StoreFormat(String),
-    /// An operating-system error while reading or writing a file (OSError).
-    #[error("{0}")]
-    Io(String),
+    /// An operating-system error while reading or writing a file (OSError;
+    /// FileNotFoundError when `kind` is `NotFound`). `path` is the file at fault.
+    #[error("{message}")]
+    Io { kind: std::io::ErrorKind, message: String, path: Option<String> },
     /// A query that does not parse (ValueError), with position and a caret.
     #[error("{}", .0.render())]
     Syntax(Box<crate::query::QuerySyntaxError>),
@@ -33,7 +36,21 @@ pub enum Error {
 
 impl Error {
     pub fn unknown(kind: &'static str, name: &str, known: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
-        Error::UnknownName { kind, name: name.to_string(), suggestions: crate::suggest::closest(name, known) }
+        Error::UnknownName {
+            kind,
+            name: name.to_string(),
+            suggestions: crate::suggest::closest(name, known),
+            context: String::new(),
+        }
+    }
+
+    /// An I/O failure on `path`, with what was being done (`"cannot read"`).
+    pub fn io(err: &std::io::Error, doing: &str, path: &std::path::Path) -> Self {
+        Error::Io {
+            kind: err.kind(),
+            message: format!("{doing} {}: {err}", path.display()),
+            path: Some(path.display().to_string()),
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -51,6 +68,14 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
-        Error::Io(err.to_string())
+        Error::Io { kind: err.kind(), message: err.to_string(), path: None }
+    }
+}
+
+fn context_block(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!("\n{context}")
     }
 }

@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
@@ -271,6 +272,38 @@ impl IdMap {
 }
 
 impl IdMap {
+    /// The users' own integer ids of `dense`, sorted by value (uint32 stores:
+    /// the dense ids themselves, already sorted when `dense` is).
+    pub fn sorted_integers(&self, dense: &[u32]) -> Vec<u64> {
+        let mut values = self.external_integers(dense);
+        if !self.is_identity() {
+            values.par_sort_unstable();
+        }
+        values
+    }
+
+    /// The users' own string ids of `dense`, sorted by code point (Python's
+    /// order for `str`).
+    pub fn sorted_strings(&self, dense: &[u32]) -> Vec<Arc<str>> {
+        let mut values = self.external_strings(dense);
+        values.par_sort_unstable();
+        values
+    }
+
+    /// The dense id in `other` of the user whose dense id here is `dense`,
+    /// matched by the user's own id (`None` if `other` does not know the user
+    /// or its ids are of another kind).
+    pub fn translate(&self, dense: u32, other: &IdMap) -> Option<u32> {
+        match &self.dictionary {
+            Dictionary::Identity => match &other.dictionary {
+                Dictionary::Strings { .. } => None,
+                _ => other.lookup_integer(u64::from(dense)),
+            },
+            Dictionary::Integers { external, .. } => other.lookup_integer(*external.get(dense as usize)?),
+            Dictionary::Strings { external, .. } => other.lookup_string(external.get(dense as usize)?),
+        }
+    }
+
     /// A user's own id, for error messages.
     pub fn describe(&self, dense: u32) -> String {
         match self.kind {

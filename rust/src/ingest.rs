@@ -965,7 +965,12 @@ pub fn resolve_user_ids(
 }
 
 fn unknown_user(column: &str, value: &str, row: usize) -> Error {
-    Error::UnknownName { kind: "user id", name: format!("{value} (column '{column}', row {row})"), suggestions: vec![] }
+    Error::UnknownName {
+        kind: "user id",
+        name: format!("{value} (column '{column}', row {row})"),
+        suggestions: vec![],
+        context: String::new(),
+    }
 }
 
 /// Integer values of a chunk as i128 (wide enough for every Arrow integer).

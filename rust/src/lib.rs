@@ -7,6 +7,7 @@ pub mod error;
 pub mod ids;
 pub mod ingest;
 pub mod memory;
+pub mod names;
 pub mod numeric;
 pub mod overlap;
 pub mod parallel;

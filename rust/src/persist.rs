@@ -233,8 +233,8 @@ fn temporary_path(path: &Path) -> PathBuf {
 pub fn save(store: &Store, path: &Path) -> Result<()> {
     let sections = sections_of(store);
     let temporary = temporary_path(path);
-    let written = write_file(&sections, &temporary).and_then(|()| {
-        fs::rename(&temporary, path)?;
+    let written = write_file(&sections, &temporary, path).and_then(|()| {
+        fs::rename(&temporary, path).map_err(|e| Error::io(&e, "cannot replace", path))?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             // Make the rename itself durable; not every platform can open a folder.
             if let Ok(dir) = File::open(dir) {
@@ -249,9 +249,17 @@ pub fn save(store: &Store, path: &Path) -> Result<()> {
     written
 }
 
-fn write_file(sections: &[Section], path: &Path) -> Result<()> {
-    let file = File::create(path).map_err(|e| Error::Io(format!("cannot create {}: {e}", path.display())))?;
+/// Write `sections` to `path`; errors name `target`, the file the user asked for.
+fn write_file(sections: &[Section], path: &Path, target: &Path) -> Result<()> {
+    let file = File::create(path).map_err(|e| Error::io(&e, "cannot create", target))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
+    write_sections(&mut out, sections).map_err(|e| Error::io(&e, "cannot write", target))?;
+    let file = out.into_inner().map_err(|e| Error::io(e.error(), "cannot write", target))?;
+    file.sync_all().map_err(|e| Error::io(&e, "cannot write", target))?;
+    Ok(())
+}
+
+fn write_sections(out: &mut impl Write, sections: &[Section]) -> std::io::Result<()> {
     let mut header = Vec::with_capacity(16);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -266,15 +274,22 @@ fn write_file(sections: &[Section], path: &Path) -> Result<()> {
         out.write_all(&section.payload)?;
     }
     out.write_all(TRAILER)?;
-    out.write_all(&crc32fast::hash(&header).to_le_bytes())?;
-    let file = out.into_inner().map_err(|e| Error::Io(e.to_string()))?;
-    file.sync_all()?;
-    Ok(())
+    out.write_all(&crc32fast::hash(&header).to_le_bytes())
+}
+
+/// The bytes of the store file `save` would write (for pickling and for
+/// sending a store to another process); [`decode`] reads them back.
+pub fn encode(store: &Store) -> Vec<u8> {
+    let sections = sections_of(store);
+    let mut out = Vec::with_capacity(sections.iter().map(|s| s.payload.len() + s.name.len() + 17).sum::<usize>() + 28);
+    // Writing into a Vec cannot fail.
+    let _ = write_sections(&mut out, &sections);
+    out
 }
 
 /// Load a store file; any defect is a `StoreFormat` error and nothing is returned.
 pub fn load(path: &Path) -> Result<Store> {
-    let bytes = fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = fs::read(path).map_err(|e| Error::io(&e, "cannot read store file", path))?;
     decode(&bytes)
 }
 

@@ -10,6 +10,7 @@ use croaring::Bitmap;
 use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
 use crate::ingest::Logical;
+use crate::names::{by_nfc_name, nfc};
 use crate::numeric::NumericColumn;
 
 /// What a bitmap is evaluated against: the users a store knows and their ids.
@@ -80,8 +81,10 @@ pub struct Store {
 pub struct Description {
     pub name: String,
     pub kind: Kind,
-    /// Users holding the tag, or users with a non-null value.
-    pub users: u64,
+    /// Users holding the tag, with a non-null value, or in the segment
+    /// (`None` for a segment that could not be counted, e.g. one that needs
+    /// an evaluation time; see `query::describe`).
+    pub users: Option<u64>,
     /// Distinct values (1 for a tag).
     pub values: usize,
 }
@@ -164,18 +167,22 @@ impl Store {
     }
 
     pub fn numeric(&self, name: &str) -> Result<&Arc<Numeric>> {
+        let name = &*nfc(name);
         self.numerics.get(name).ok_or_else(|| Error::unknown("numeric attribute", name, self.all_names()))
     }
 
     pub fn segment(&self, name: &str) -> Result<&String> {
+        let name = &*nfc(name);
         self.segments.get(name).ok_or_else(|| Error::unknown("segment", name, self.segments.keys()))
     }
 
     pub fn tag(&self, name: &str) -> Result<&Arc<Bitmap>> {
+        let name = &*nfc(name);
         self.tags.get(name).ok_or_else(|| Error::unknown("tag", name, self.all_names()))
     }
 
     pub fn attribute(&self, name: &str) -> Result<&Arc<Categorical>> {
+        let name = &*nfc(name);
         self.attributes.get(name).ok_or_else(|| Error::unknown("attribute", name, self.all_names()))
     }
 
@@ -183,12 +190,13 @@ impl Store {
     /// empty audience, not an error: values come and go with the data.
     pub fn attribute_value(&self, name: &str, value: &str) -> Result<Arc<Bitmap>> {
         let attribute = self.attribute(name)?;
-        Ok(attribute.values.get(value).cloned().unwrap_or_else(|| Arc::new(Bitmap::new())))
+        Ok(attribute.values.get(&*nfc(value)).cloned().unwrap_or_else(|| Arc::new(Bitmap::new())))
     }
 
     pub fn attribute_in(&self, name: &str, values: &[String]) -> Result<Bitmap> {
         let attribute = self.attribute(name)?;
-        let maps: Vec<&Bitmap> = values.iter().filter_map(|v| attribute.values.get(v)).map(|b| b.as_ref()).collect();
+        let maps: Vec<&Bitmap> =
+            values.iter().filter_map(|v| attribute.values.get(&*nfc(v))).map(|b| b.as_ref()).collect();
         Ok(crate::algebra::union(&maps))
     }
 
@@ -196,25 +204,25 @@ impl Store {
         let tags = self.tags.iter().map(|(name, bitmap)| Description {
             name: name.clone(),
             kind: Kind::Tag,
-            users: bitmap.cardinality(),
+            users: Some(bitmap.cardinality()),
             values: 1,
         });
         let attributes = self.attributes.iter().map(|(name, attribute)| Description {
             name: name.clone(),
             kind: Kind::Categorical,
-            users: attribute.values.values().map(|b| b.cardinality()).sum(),
+            users: Some(attribute.values.values().map(|b| b.cardinality()).sum()),
             values: attribute.values.len(),
         });
         let numerics = self.numerics.iter().map(|(name, numeric)| Description {
             name: name.clone(),
             kind: Kind::Numeric,
-            users: numeric.column.non_null().cardinality(),
+            users: Some(numeric.column.non_null().cardinality()),
             values: 0,
         });
         let segments = self.segments.keys().map(|name| Description {
             name: name.clone(),
             kind: Kind::Segment,
-            users: 0,
+            users: None,
             values: 0,
         });
         tags.chain(attributes).chain(numerics).chain(segments).collect()
@@ -267,6 +275,7 @@ impl Store {
 
     /// Add or replace a tag; its users join the universe.
     pub fn with_tag(&self, name: &str, users: Bitmap) -> Result<Store> {
+        let name = &*nfc(name);
         self.check_new_name(name, Kind::Tag)?;
         let mut next = self.with_users(&users);
         next.tags.insert(name.to_string(), Arc::new(users));
@@ -275,6 +284,7 @@ impl Store {
 
     /// Add `add` to an existing tag and remove `remove` from it.
     pub fn with_tag_updated(&self, name: &str, add: &Bitmap, remove: &Bitmap) -> Result<Store> {
+        let name = &*nfc(name);
         let current = self.tag(name)?;
         let mut updated = current.or(add);
         updated.andnot_inplace(remove);
@@ -285,6 +295,7 @@ impl Store {
     }
 
     pub fn without_tag(&self, name: &str) -> Result<Store> {
+        let name = &*nfc(name);
         self.tag(name)?;
         let mut next = self.clone();
         next.tags.remove(name);
@@ -292,6 +303,7 @@ impl Store {
     }
 
     pub fn without_attribute(&self, name: &str) -> Result<Store> {
+        let name = &*nfc(name);
         let mut next = self.clone();
         if next.numerics.remove(name).is_none() {
             self.attribute(name)?;
@@ -302,6 +314,7 @@ impl Store {
 
     /// Add or replace a numeric attribute; its users join the universe.
     pub fn with_numeric(&self, name: &str, numeric: Numeric) -> Result<Store> {
+        let name = &*nfc(name);
         self.check_new_name(name, Kind::Numeric)?;
         let mut next = self.with_users(numeric.column.non_null());
         next.numerics.insert(name.to_string(), Arc::new(numeric));
@@ -311,6 +324,7 @@ impl Store {
     /// Add, replace (`text = Some`) or drop (`None`) a saved segment. The caller
     /// validates the text and checks for cycles (see `query::segments`).
     pub fn with_segment(&self, name: &str, text: Option<String>) -> Store {
+        let name = &*nfc(name);
         let mut next = self.clone();
         match text {
             Some(text) => next.segments.insert(name.to_string(), text),
@@ -323,7 +337,14 @@ impl Store {
     /// those users take the new value, everyone else keeps theirs. A user listed
     /// under two values is an error; users join the universe.
     pub fn with_attribute(&self, name: &str, values: BTreeMap<String, Bitmap>) -> Result<Store> {
+        let name = &*nfc(name);
         self.check_new_name(name, Kind::Categorical)?;
+        let values = if values.keys().all(|v| matches!(nfc(v), std::borrow::Cow::Borrowed(_))) {
+            values
+        } else {
+            // Values that differ only in normalisation are one value.
+            by_nfc_name(values, |a, b| a.or_inplace(&b))
+        };
         let mut updated = Bitmap::new();
         for (value, users) in &values {
             if let Some(user) = updated.and(users).minimum() {

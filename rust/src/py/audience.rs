@@ -138,21 +138,31 @@ impl PyAudience {
         }
     }
 
-    /// The audience's users as their own ids, as an Arrow array.
+    /// The audience's users as their own ids, sorted, as an Arrow array.
     fn external_array(&self, py: Python<'_>) -> PyResult<ArrayRef> {
         let bitmap = self.bitmap(py)?;
-        let dense = released(py, || Ok(bitmap.to_vec()))?;
         let ids = self.universe.as_ref().map(|u| u.ids.clone());
-        Ok(match (self.kind(), ids) {
-            (IdKind::Int64, Some(ids)) => {
-                Arc::new(Int64Array::from_iter_values(ids.external_integers(&dense).into_iter().map(|v| v as i64)))
-            }
-            (IdKind::UInt64, Some(ids)) => Arc::new(UInt64Array::from(ids.external_integers(&dense))),
-            (IdKind::String, Some(ids)) => {
-                Arc::new(StringArray::from_iter_values(ids.external_strings(&dense).iter().map(|s| s.as_ref())))
-            }
-            _ => Arc::new(UInt32Array::from(dense)),
+        let kind = self.kind();
+        released(py, || {
+            let dense = bitmap.to_vec();
+            Ok(match (kind, ids) {
+                (IdKind::Int64, Some(ids)) => {
+                    Arc::new(Int64Array::from_iter_values(ids.sorted_integers(&dense).into_iter().map(|v| v as i64)))
+                        as ArrayRef
+                }
+                (IdKind::UInt64, Some(ids)) => Arc::new(UInt64Array::from(ids.sorted_integers(&dense))),
+                (IdKind::String, Some(ids)) => {
+                    Arc::new(StringArray::from_iter_values(ids.sorted_strings(&dense).iter().map(|s| s.as_ref())))
+                }
+                _ => Arc::new(UInt32Array::from(dense)),
+            })
         })
+    }
+
+    /// The id space of this audience's users (a standalone audience holds
+    /// plain uint32 ids).
+    fn id_map(&self) -> Arc<IdMap> {
+        self.universe.as_ref().map_or_else(|| Arc::new(IdMap::new(IdKind::UInt32)), |u| u.ids.clone())
     }
 
     pub fn universe_bitmap(&self) -> PyResult<&Arc<Bitmap>> {
@@ -219,11 +229,24 @@ impl PyAudience {
         Ok(self.ids(py)?.call_method0("tolist")?.try_iter()?.into_any())
     }
 
+    /// Equal when they hold the same users, compared by the users' own ids:
+    /// audiences of stores whose id dictionaries differ are matched through
+    /// the dictionaries, never by dense row numbers.
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        match other.cast::<PyAudience>() {
-            Ok(other) => Ok(**self.bitmap(py)? == **other.get().bitmap(py)?),
-            Err(_) => Ok(false),
+        let Ok(other) = other.cast::<PyAudience>() else {
+            return Ok(false);
+        };
+        let other = other.get();
+        let (a, b) = (self.bitmap(py)?, other.bitmap(py)?);
+        let (a_ids, b_ids) = (self.id_map(), other.id_map());
+        if a_ids.compatible(&b_ids) {
+            return Ok(**a == **b);
         }
+        if a.cardinality() != b.cardinality() {
+            return Ok(false);
+        }
+        // Same size: equal when every user of `a` is, by own id, a user of `b`.
+        released(py, || Ok(a.iter().all(|dense| a_ids.translate(dense, &b_ids).is_some_and(|d| b.contains(d)))))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -242,20 +265,19 @@ impl PyAudience {
         let Some(universe) = &self.universe else {
             return Ok(PyArray1::from_vec(py, dense).into_any());
         };
-        Ok(match universe.ids.kind() {
+        let ids = &universe.ids;
+        Ok(match ids.kind() {
             IdKind::UInt32 | IdKind::Auto => PyArray1::from_vec(py, dense).into_any(),
             IdKind::Int64 => {
-                let values: Vec<i64> = universe.ids.external_integers(&dense).into_iter().map(|v| v as i64).collect();
+                let values: Vec<i64> =
+                    released(py, || Ok(ids.sorted_integers(&dense).into_iter().map(|v| v as i64).collect()))?;
                 PyArray1::from_vec(py, values).into_any()
             }
-            IdKind::UInt64 => PyArray1::from_vec(py, universe.ids.external_integers(&dense)).into_any(),
+            IdKind::UInt64 => PyArray1::from_vec(py, released(py, || Ok(ids.sorted_integers(&dense)))?).into_any(),
             IdKind::String => {
-                let objects: Vec<Py<PyAny>> = universe
-                    .ids
-                    .external_strings(&dense)
-                    .iter()
-                    .map(|s| pyo3::types::PyString::new(py, s).into_any().unbind())
-                    .collect();
+                let sorted = released(py, || Ok(ids.sorted_strings(&dense)))?;
+                let objects: Vec<Py<PyAny>> =
+                    sorted.iter().map(|s| pyo3::types::PyString::new(py, s).into_any().unbind()).collect();
                 PyArray1::from_vec(py, objects).into_any()
             }
         })
@@ -321,11 +343,14 @@ impl PyAudience {
         Ok(self.bitmap(py)?.is_subset(other.bitmap(py)?))
     }
 
-    /// The dense engine ids (uint32) in the standard Roaring portable format:
-    /// byte-identical to pyroaring's and CRoaring's `serialize()`.
+    /// The dense engine ids (uint32) in the standard Roaring portable format,
+    /// in one canonical form (run-optimised), however the audience was
+    /// computed: byte-identical to pyroaring's `serialize()` after
+    /// `run_optimize()`. For int64, uint64 and string stores the ids are the
+    /// dictionary's rows: read them back with `TagStore.audience_from_bytes`.
     fn serialize<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let bitmap = self.bitmap(py)?;
-        let bytes = released(py, || Ok(bitmap_bytes(bitmap)))?;
+        let bytes = released(py, || Ok(bitmap_bytes(&canonical(bitmap))))?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -375,6 +400,14 @@ impl PyAudience {
         reader.finish()?;
         Ok(PyAudience::new(bitmap, universe))
     }
+}
+
+/// The run-optimised form of a bitmap: each container in the smallest of the
+/// array, bitset and run layouts, as CRoaring's `run_optimize` leaves it.
+fn canonical(bitmap: &Bitmap) -> Bitmap {
+    let mut copy = bitmap.clone();
+    copy.run_optimize();
+    copy
 }
 
 fn put_blob(out: &mut Vec<u8>, blob: &[u8]) {

@@ -1,7 +1,7 @@
 //! Core errors become the exception classes of `uoseg.errors`, each of which
 //! also subclasses the matching built-in (KeyError, TypeError, ValueError...).
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -11,7 +11,7 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let module = py.import("uoseg.errors")?;
     let kwargs = PyDict::new(py);
     let class = match err {
-        Error::UnknownName { kind, name, suggestions } => {
+        Error::UnknownName { kind, name, suggestions, .. } => {
             kwargs.set_item("kind", kind)?;
             kwargs.set_item("name", name)?;
             kwargs.set_item("suggestions", suggestions.clone())?;
@@ -20,7 +20,18 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         Error::Type(_) => "ColumnTypeError",
         Error::InvalidInput(_) => "InvalidInputError",
         Error::StoreFormat(_) => "StoreFormatError",
-        Error::Io(message) => return Ok(PyOSError::new_err(message.clone())),
+        Error::Io { kind, message, path } => {
+            // OSError(errno, strerror, filename) sets .errno, .strerror and .filename.
+            let errno = match kind {
+                std::io::ErrorKind::NotFound => libc::ENOENT,
+                std::io::ErrorKind::PermissionDenied => libc::EACCES,
+                std::io::ErrorKind::AlreadyExists => libc::EEXIST,
+                _ => libc::EIO,
+            };
+            let class = if *kind == std::io::ErrorKind::NotFound { "MissingFileError" } else { "FileError" };
+            let instance = module.getattr(class)?.call1((errno, message.clone(), path.clone()))?;
+            return Ok(PyErr::from_value(instance));
+        }
         Error::Syntax(syntax) => {
             kwargs.set_item("position", syntax.offset)?;
             kwargs.set_item("line", syntax.line)?;

@@ -21,10 +21,14 @@ use crate::ids::{IdKind, IdMap};
 use crate::ingest::{self, encode_for_bitmaps, resolve_user_ids, Unseen};
 use crate::numeric::NumericColumn;
 use crate::query::plan::{Leaf, Plan};
+use crate::query::NameKind;
 use crate::query::{self, exec::Explained};
 use crate::store::{Numeric, Store};
 use crate::{overlap, persist};
 use pyo3::types::{PyDict, PyList};
+
+/// (name, kind, users, distinct values): one row of `describe`.
+type DescriptionRow = (String, &'static str, Option<u64>, usize);
 
 #[pyclass(frozen, module = "uoseg._core", name = "Store")]
 pub struct PyStore {
@@ -171,7 +175,11 @@ impl PyStore {
             // Already run-optimised.
             let maps = bitmaps_by_group_codes(&dense, &encoded);
             let universe = union_of(&maps);
-            let tags = encoded.dictionary.into_iter().zip(maps.into_iter().map(Arc::new)).collect();
+            // Tag names that differ only in Unicode normalisation are one tag.
+            let tags = crate::names::by_nfc_name(encoded.dictionary.into_iter().zip(maps), |a, b| a.or_inplace(&b))
+                .into_iter()
+                .map(|(name, users)| (name, Arc::new(users)))
+                .collect();
             let ids = registered.unwrap_or_else(|| base.ids().clone());
             Ok(Store::from_parts(universe, ids, tags, BTreeMap::new()))
         })?;
@@ -244,24 +252,28 @@ impl PyStore {
     ) -> PyResult<Self> {
         let (add, remove) = (chunks(add), chunks(remove));
         let store = released_parallel(py, || {
+            // Adds first, then removes, for every id kind: the removals are
+            // resolved against the dictionary that already holds the added users,
+            // so a user in both lists ends up without the tag.
             let (added, registered) = register(&self.inner, &add, column)?;
-            let mut ids = Cow::Borrowed(self.inner.ids());
+            let after_add = with_registered(&self.inner, registered);
+            let mut ids = Cow::Borrowed(after_add.ids());
             let removed = resolve_user_ids(&remove, column, &mut ids, Unseen::Skip)?;
-            with_registered(&self.inner, registered).with_tag_updated(
-                name,
-                &bitmap_from_ids(&added),
-                &bitmap_from_ids(&removed),
-            )
+            after_add.with_tag_updated(name, &bitmap_from_ids(&added), &bitmap_from_ids(&removed))
         })?;
         Ok(PyStore::wrap(store))
     }
 
-    fn without_tag(&self, name: &str) -> PyResult<Self> {
-        Ok(PyStore::wrap(self.inner.without_tag(name)?))
+    /// (new store, saved segments dropped with the tag).
+    fn without_tag(&self, name: &str, force: bool) -> PyResult<(Self, Vec<String>)> {
+        let (store, dropped) = query::drop_name(&self.inner, NameKind::Tag, name, force)?;
+        Ok((PyStore::wrap(store), dropped))
     }
 
-    fn without_attribute(&self, name: &str) -> PyResult<Self> {
-        Ok(PyStore::wrap(self.inner.without_attribute(name)?))
+    /// (new store, saved segments dropped with the attribute).
+    fn without_attribute(&self, name: &str, force: bool) -> PyResult<(Self, Vec<String>)> {
+        let (store, dropped) = query::drop_name(&self.inner, NameKind::Attribute, name, force)?;
+        Ok((PyStore::wrap(store), dropped))
     }
 
     fn with_attribute(
@@ -456,6 +468,7 @@ impl PyStore {
                     kind: "user id",
                     name: self.inner.ids().describe(outsider),
                     suggestions: vec![],
+                    context: String::new(),
                 });
             }
             Ok(bitmap)
@@ -479,9 +492,12 @@ impl PyStore {
         Ok(values)
     }
 
-    /// (name, kind, users, distinct values) per tag and attribute.
-    fn describe(&self) -> Vec<(String, &'static str, u64, usize)> {
-        self.inner.describe().into_iter().map(|d| (d.name, d.kind.name(), d.users, d.values)).collect()
+    /// (name, kind, users, distinct values) per tag, attribute and saved
+    /// segment; a segment that needs `as_of` and has none has no user count.
+    #[pyo3(signature = (as_of = None))]
+    fn describe(&self, py: Python<'_>, as_of: Option<i64>) -> PyResult<Vec<DescriptionRow>> {
+        let rows = released(py, || Ok(query::describe(&self.inner, as_of)))?;
+        Ok(rows.into_iter().map(|d| (d.name, d.kind.name(), d.users, d.values)).collect())
     }
 
     fn __len__(&self) -> usize {
@@ -516,11 +532,41 @@ impl PyStore {
     }
 
     fn __repr__(&self) -> String {
+        let segments = self.inner.segments().len();
         format!(
-            "Store({} users, {} tags, {} attributes)",
+            "Store({} users, {} tags, {} attributes{})",
             group_digits(self.inner.len()),
             self.inner.tags().len(),
-            self.inner.attributes().len()
+            self.inner.attributes().len() + self.inner.numerics().len(),
+            if segments > 0 { format!(", {segments} segments") } else { String::new() }
         )
+    }
+
+    /// The store file's bytes (what `save` writes), for pickling.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+        let bytes = released_parallel(py, || Ok(persist::encode(&self.inner)))?;
+        Ok(pyo3::types::PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        Ok(PyStore::wrap(released_parallel(py, || persist::decode(data))?))
+    }
+
+    /// An audience of this store from Roaring portable bytes of its dense ids
+    /// (what `Audience.serialize()` wrote); ids outside the universe are refused.
+    fn audience_from_bytes(&self, py: Python<'_>, data: &[u8]) -> PyResult<PyAudience> {
+        let bitmap = released(py, || {
+            let bitmap = persist::bitmap_from_bytes(data, "audience bytes")?;
+            if let Some(outsider) = bitmap.andnot(&self.inner.universe().users).minimum() {
+                return Err(Error::invalid(format!(
+                    "audience bytes hold dense id {outsider}, which is not a user of this store (it has {} users); \
+                     bytes from serialize() belong to the store, or a copy of it, whose audience wrote them",
+                    self.inner.len()
+                )));
+            }
+            Ok(bitmap)
+        })?;
+        Ok(self.audience(Arc::new(bitmap)))
     }
 }

@@ -178,9 +178,11 @@ impl<'a> Lexer<'a> {
             return Ok(Token { tok: Tok::Eof, start, end: start });
         };
         let (tok, end) = match c {
-            '(' => (Tok::LParen, start + 1),
-            ')' => (Tok::RParen, start + 1),
-            ',' => (Tok::Comma, start + 1),
+            // Full-width punctuation, as a Chinese input method types it, reads
+            // as its ASCII counterpart.
+            '(' | '（' => (Tok::LParen, start + c.len_utf8()),
+            ')' | '）' => (Tok::RParen, start + c.len_utf8()),
+            ',' | '，' => (Tok::Comma, start + c.len_utf8()),
             '=' => (Tok::Eq, start + 1),
             '!' if self.byte_at(start + 1) == Some(b'=') => (Tok::Ne, start + 2),
             '<' => match self.byte_at(start + 1) {
@@ -192,8 +194,8 @@ impl<'a> Lexer<'a> {
                 Some(b'=') => (Tok::Ge, start + 2),
                 _ => (Tok::Gt, start + 1),
             },
-            '"' => {
-                let (s, end) = self.quoted(start)?;
+            '"' | '“' => {
+                let (s, end) = self.quoted(start, if c == '"' { '"' } else { '”' })?;
                 (Tok::Quoted(s), end)
             }
             '`' => {
@@ -241,18 +243,19 @@ impl<'a> Lexer<'a> {
         i
     }
 
-    /// `"..."` starting at `start`; returns the unescaped text and end offset.
-    fn quoted(&self, start: usize) -> LexResult<(String, usize)> {
+    /// `"..."` (or `“...”`) starting at `start`; returns the unescaped text and
+    /// end offset.
+    fn quoted(&self, start: usize, close: char) -> LexResult<(String, usize)> {
         let unterminated =
-            || self.err(start, "unterminated string: missing closing `\"`".to_owned(), "end of line".to_owned());
+            || self.err(start, format!("unterminated string: missing closing `{close}`"), "end of line".to_owned());
         let mut out = String::new();
-        let mut i = start + 1;
+        let mut i = start + self.char_at(start).map_or(1, char::len_utf8);
         loop {
             let Some(c) = self.char_at(i) else {
                 return Err(unterminated());
             };
             match c {
-                '"' => return Ok((out, i + 1)),
+                c if c == close => return Ok((out, i + c.len_utf8())),
                 // A raw line break almost always means a forgotten quote.
                 '\n' | '\r' => return Err(unterminated()),
                 '\\' => {
@@ -352,7 +355,7 @@ impl<'a> Lexer<'a> {
     fn segment(&self, start: usize) -> LexResult<(Tok, usize)> {
         let i = start + 1;
         match self.char_at(i) {
-            Some('"') => self.quoted(i).map(|(s, end)| (Tok::Segment(s), end)),
+            Some('"') => self.quoted(i, '"').map(|(s, end)| (Tok::Segment(s), end)),
             Some('`') => self.backtick(i).map(|(s, end)| (Tok::Segment(s), end)),
             // Keywords are fine here: the `@` already disambiguates.
             Some(c) if is_ident_start(c) => {
@@ -380,7 +383,7 @@ impl<'a> Lexer<'a> {
     fn extent(&self, start: usize) -> String {
         let mut i = start;
         while let Some(c) = self.char_at(i) {
-            if c.is_whitespace() || matches!(c, '(' | ')' | ',' | '"' | '`') {
+            if c.is_whitespace() || matches!(c, '(' | ')' | ',' | '"' | '`' | '（' | '）' | '，' | '“' | '”') {
                 break;
             }
             i += c.len_utf8();

@@ -28,7 +28,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use croaring::Bitmap;
 
-use crate::store::Store;
+use crate::names::nfc;
+use crate::store::{Description, Kind, Store};
 
 /// Parsed query texts, so a service that repeats its queries parses each once.
 type Parsed = Arc<(Expr, Vec<NameRef>)>;
@@ -39,8 +40,10 @@ fn cache() -> &'static Mutex<HashMap<String, Parsed>> {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Parse through the cache of query texts.
+/// Parse through the cache of query texts. The text is NFC-normalised first
+/// (see `names`); callers that point into it use [`nfc`] of it too.
 pub fn parse_cached(text: &str) -> Result<Parsed, QuerySyntaxError> {
+    let text = &*nfc(text);
     if let Some(hit) = cache().lock().ok().and_then(|c| c.get(text).cloned()) {
         return Ok(hit);
     }
@@ -56,6 +59,7 @@ pub fn parse_cached(text: &str) -> Result<Parsed, QuerySyntaxError> {
 
 /// The query line with a caret under the first use of `name`, for errors.
 pub fn render_at(text: &str, name: &str) -> Option<String> {
+    let text = &*nfc(text);
     let (_, names) = parse_cached(text).ok()?.as_ref().clone();
     let span = names.iter().find(|n| n.name == name)?.span;
     let error = QuerySyntaxError::new(text, span.start, "", vec![], "");
@@ -69,6 +73,7 @@ fn syntax(err: QuerySyntaxError) -> crate::Error {
 
 /// Parse and bind a query against a store snapshot.
 pub fn plan(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<plan::Plan> {
+    let text = &*nfc(text);
     let parsed = parse_cached(text).map_err(syntax)?;
     plan::Binder::new(store, text, as_of).bind(&parsed.0)
 }
@@ -125,18 +130,84 @@ pub fn referenced_segments(text: &str) -> crate::Result<Vec<String>> {
 
 /// Segments whose definitions use `name`.
 pub fn dependents(store: &Store, name: &str) -> Vec<String> {
+    users_of(store, NameKind::Segment, &nfc(name))
+}
+
+/// Segments whose definitions name `name` as a `kind` (tag, attribute or segment).
+fn users_of(store: &Store, kind: NameKind, name: &str) -> Vec<String> {
     store
         .segments()
         .iter()
-        .filter(|(_, text)| referenced_segments(text).is_ok_and(|r| r.iter().any(|n| n == name)))
+        .filter(|(_, text)| parse_cached(text).is_ok_and(|p| p.1.iter().any(|n| n.kind == kind && n.name == name)))
         .map(|(n, _)| n.clone())
         .collect()
+}
+
+/// `first` and every segment that uses one of them, directly or through
+/// other segments, in order of discovery.
+fn with_dependents(store: &Store, first: Vec<String>) -> Vec<String> {
+    let mut found = first;
+    let mut next = 0;
+    while next < found.len() {
+        for user in dependents(store, &found[next].clone()) {
+            if !found.contains(&user) {
+                found.push(user);
+            }
+        }
+        next += 1;
+    }
+    found
+}
+
+fn segment_list(names: &[String]) -> String {
+    names.iter().map(|n| format!("@{}", format_name(n))).collect::<Vec<_>>().join(", ")
+}
+
+/// Drop a tag (`kind` Tag) or an attribute (`kind` Attribute). Saved segments
+/// that use it, directly or through other segments, would stop working: the
+/// drop is refused naming them, unless `force`, which drops them too. Returns
+/// the new store and the segments dropped with it.
+pub fn drop_name(store: &Store, kind: NameKind, name: &str, force: bool) -> crate::Result<(Store, Vec<String>)> {
+    let name = &*nfc(name);
+    let next = match kind {
+        NameKind::Tag => store.without_tag(name)?,
+        NameKind::Attribute => store.without_attribute(name)?,
+        NameKind::Segment => return Ok((drop_segment(store, name)?, vec![])),
+    };
+    let affected = with_dependents(store, users_of(store, kind, name));
+    if affected.is_empty() {
+        return Ok((next, affected));
+    }
+    if !force {
+        let what = if kind == NameKind::Tag { "tag" } else { "attribute" };
+        return Err(crate::Error::invalid(format!(
+            "{what} '{name}' is used by saved segment{plural} {}; drop or redefine {them} first, or pass \
+             force=True to drop {them} along with the {what}",
+            segment_list(&affected),
+            plural = if affected.len() == 1 { "" } else { "s" },
+            them = if affected.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    let next = affected.iter().fold(next, |store, segment| store.with_segment(segment, None));
+    Ok((next, affected))
+}
+
+/// Every tag, attribute and saved segment with its size. A segment is counted
+/// at `as_of`; one that cannot be (it needs an evaluation time and none was
+/// given) has no count.
+pub fn describe(store: &Store, as_of: Option<i64>) -> Vec<Description> {
+    let mut rows = store.describe();
+    for row in rows.iter_mut().filter(|r| r.kind == Kind::Segment) {
+        row.users = count(store, &format!("@{}", format_name(&row.name)), as_of).ok();
+    }
+    rows
 }
 
 /// Define or redefine a saved segment. The text must bind against the store
 /// (names exist, types fit); a definition that would make a cycle is refused.
 /// Returns the new store and the segments that use this one.
 pub fn define_segment(store: &Store, name: &str, text: &str) -> crate::Result<(Store, Vec<String>)> {
+    let name = &*nfc(name);
     if name.is_empty() {
         return Err(crate::Error::invalid("a segment name must not be empty"));
     }
@@ -154,12 +225,13 @@ pub fn define_segment(store: &Store, name: &str, text: &str) -> crate::Result<(S
 
 /// Drop a saved segment; refused while other segments use it.
 pub fn drop_segment(store: &Store, name: &str) -> crate::Result<Store> {
+    let name = &*nfc(name);
     store.segment(name)?;
     let users = dependents(store, name);
     if !users.is_empty() {
         return Err(crate::Error::invalid(format!(
             "segment @{name} is used by {}; drop or redefine those first",
-            users.iter().map(|n| format!("@{n}")).collect::<Vec<_>>().join(", ")
+            segment_list(&users)
         )));
     }
     Ok(store.with_segment(name, None))

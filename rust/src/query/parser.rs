@@ -341,12 +341,24 @@ impl Parser<'_> {
     }
 
     fn between(&mut self, attr: String, negated: bool) -> PResult<Expr> {
+        let low_token = self.lx.peek()?.clone();
         let low = self.literal()?;
         let and = self.lx.next_token()?;
         if and.tok != Tok::Keyword(Keyword::And) {
             return Err(self.unexpected(&and, &["AND"]));
         }
         let high = self.literal()?;
+        // `BETWEEN 35 AND 25` can match nobody: almost always swapped bounds.
+        if literal_order(&low, &high) == Some(std::cmp::Ordering::Greater) {
+            return Err(self.error(
+                &low_token,
+                format!(
+                    "empty range: BETWEEN {low} AND {high} has its low end above its high end \
+                     (did you mean BETWEEN {high} AND {low}?)"
+                ),
+                &[],
+            ));
+        }
         Ok(Expr::Between { attr, low, high, negated })
     }
 
@@ -383,4 +395,22 @@ fn time_unit(word: &str) -> Option<TimeUnit> {
         ("MINUTE", TimeUnit::Minutes),
     ];
     UNITS.iter().find(|(w, _)| w.eq_ignore_ascii_case(word)).map(|&(_, unit)| unit)
+}
+
+/// How two literals compare as range bounds; `None` when they are not of
+/// comparable kinds (the binder reports type errors).
+pub(crate) fn literal_order(a: &Literal, b: &Literal) -> Option<std::cmp::Ordering> {
+    use super::ast::MICROS_PER_DAY;
+    let micros = |days: i32| i64::from(days).checked_mul(MICROS_PER_DAY);
+    match (a, b) {
+        (Literal::Int(x), Literal::Int(y)) => Some(x.cmp(y)),
+        (Literal::Int(x), Literal::Float(y)) => (*x as f64).partial_cmp(y),
+        (Literal::Float(x), Literal::Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Literal::Float(x), Literal::Float(y)) => x.partial_cmp(y),
+        (Literal::Date(x), Literal::Date(y)) => Some(x.cmp(y)),
+        (Literal::Timestamp(x), Literal::Timestamp(y)) => Some(x.cmp(y)),
+        (Literal::Date(x), Literal::Timestamp(y)) => Some(micros(*x)?.cmp(y)),
+        (Literal::Timestamp(x), Literal::Date(y)) => Some(x.cmp(&micros(*y)?)),
+        _ => None,
+    }
 }

@@ -321,9 +321,9 @@ impl<'a> Binder<'a> {
 
     fn unknown<'n>(&self, kind: &'static str, name: &str, known: impl IntoIterator<Item = &'n String>) -> Error {
         let mut err = Error::unknown(kind, name, known);
-        if let Error::UnknownName { name: shown, .. } = &mut err {
+        if let Error::UnknownName { context, .. } = &mut err {
             if let Some(at) = render_at(self.text, name) {
-                shown.push_str(&format!("\n{at}"));
+                *context = at;
             }
         }
         err

@@ -840,12 +840,14 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> Expr {
                 values: (0..1 + rng.below(4)).map(|_| gen_literal(rng)).collect(),
                 negated: rng.below(2) == 0,
             },
-            6 => Expr::Between {
-                attr: gen_name(rng),
-                low: gen_literal(rng),
-                high: gen_literal(rng),
-                negated: rng.below(2) == 0,
-            },
+            6 => {
+                let (mut low, mut high) = (gen_literal(rng), gen_literal(rng));
+                // The parser refuses an empty range (see empty_between_is_refused).
+                if super::parser::literal_order(&low, &high) == Some(std::cmp::Ordering::Greater) {
+                    std::mem::swap(&mut low, &mut high);
+                }
+                Expr::Between { attr: gen_name(rng), low, high, negated: rng.below(2) == 0 }
+            }
             7 => Expr::IsNull { attr: gen_name(rng), negated: rng.below(2) == 0 },
             _ => Expr::Within {
                 attr: gen_name(rng),
@@ -1023,4 +1025,23 @@ fn parse_timing() {
     }
     println!("parse of a 20-term query: {best:.2} µs (best of 5 runs x {iters})");
     assert!(best < 100.0);
+}
+
+#[test]
+fn empty_between_is_refused() {
+    for (text, at) in
+        [("age BETWEEN 35 AND 25", 12), ("x NOT BETWEEN 1.5 AND -2", 14), ("d BETWEEN 2026-02-01 AND 2026-01-31", 10)]
+    {
+        let err = parse(text).expect_err(text);
+        assert!(err.message.starts_with("empty range"), "{}", err.message);
+        assert_eq!(err.offset, at, "{text}");
+    }
+    assert!(parse("age BETWEEN 25 AND 25").is_ok());
+    assert!(parse("age BETWEEN 25 AND 25.5").is_ok());
+    assert!(parse("age BETWEEN \"b\" AND \"a\"").is_ok(), "strings are left to the binder");
+}
+
+#[test]
+fn full_width_punctuation_reads_as_ascii() {
+    assert_eq!(p("（vip OR a）AND city IN （“SH”，“深圳”）"), p("(vip OR a) AND city IN (\"SH\", \"深圳\")"));
 }
