@@ -355,8 +355,10 @@ impl PyAudience {
     }
 
     /// An audience from Roaring portable bytes (from pyroaring, CRoaring, Java,
-    /// Go, Doris/StarRocks ...). It has no universe: combine it with a store's
-    /// audiences (uint32 stores), or use `TagStore.audience_from_bitmap`.
+    /// Go, Doris/StarRocks ...). It has no universe and its ids are the plain
+    /// uint32 values in the bytes: combine it with a uint32 store's audiences,
+    /// or use `TagStore.audience_from_bytes`, which gives it the store's
+    /// universe and ids (needed for int64, uint64 and string stores).
     #[staticmethod]
     fn deserialize(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
         let bitmap = released(py, || bitmap_from_bytes(data, "audience bytes"))?;
