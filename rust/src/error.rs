@@ -28,7 +28,7 @@ pub enum Error {
     Io { kind: std::io::ErrorKind, message: String, path: Option<String> },
     /// A query that does not parse (ValueError), with position and a caret.
     #[error("{}", .0.render())]
-    Syntax(Box<crate::query::QuerySyntaxError>),
+    Syntax(Box<crate::syntax::QuerySyntaxError>),
     /// A bug in uoseg, e.g. a caught panic (RuntimeError).
     #[error("internal error in uoseg (please report it): {0}")]
     Internal(String),

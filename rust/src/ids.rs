@@ -237,7 +237,7 @@ impl IdMap {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let mut reader = crate::persist::Reader::new(bytes, "id dictionary");
+        let mut reader = crate::bytes::Reader::new(bytes, "id dictionary");
         let kind = IdKind::from_code(reader.u8()?).ok_or_else(|| Error::format("id dictionary: unknown id kind"))?;
         let lineage = reader.u64()?;
         let count = reader.u64()?;

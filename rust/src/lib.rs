@@ -3,6 +3,7 @@
 
 pub mod algebra;
 pub mod build;
+pub mod bytes;
 pub mod error;
 pub mod ids;
 pub mod ingest;
@@ -20,6 +21,7 @@ pub mod roaring_view;
 pub mod split;
 pub mod store;
 pub mod suggest;
+pub mod syntax;
 pub mod words;
 
 #[cfg(feature = "python")]

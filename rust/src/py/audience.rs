@@ -11,9 +11,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyTuple};
 
 use super::{released, released_parallel};
+use crate::bytes::Reader;
 use crate::error::Error;
 use crate::ids::{IdKind, IdMap};
-use crate::persist::{bitmap_bytes, bitmap_from_bytes, Reader};
+use crate::persist::{bitmap_bytes, bitmap_from_bytes};
 use crate::query::plan::Plan;
 use crate::store::Universe;
 

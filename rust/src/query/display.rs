@@ -8,7 +8,7 @@
 use std::fmt::{self, Write};
 
 use super::ast::{civil_from_days, CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
-use super::error::is_bidi_control;
+use crate::syntax::is_bidi_control;
 use super::lexer::is_bare_name;
 
 const PREC_OR: u8 = 1;

@@ -2,7 +2,7 @@
 //! order is the one reported.
 
 use super::ast::{days_from_civil, days_in_month, MICROS_PER_DAY};
-use super::error::{snippet, QuerySyntaxError};
+use crate::syntax::{snippet, QuerySyntaxError};
 
 /// Reserved words (matched ASCII-case-insensitively). Time units (DAYS, ...)
 /// are deliberately *not* reserved: they are only special after `WITHIN n`.

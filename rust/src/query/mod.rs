@@ -6,7 +6,6 @@
 
 pub mod ast;
 pub mod display;
-pub mod error;
 pub mod exec;
 mod fused;
 pub mod lexer;
@@ -16,11 +15,11 @@ pub mod plan;
 #[cfg(test)]
 mod tests;
 
+pub use crate::syntax::QuerySyntaxError;
 pub use ast::{
     civil_from_days, days_from_civil, CmpOp, Expr, Literal, NameKind, NameRef, Span, TimeUnit, MICROS_PER_DAY,
 };
 pub use display::{format_name, quote_str};
-pub use error::QuerySyntaxError;
 pub use parser::{parse, parse_with_spans, MAX_DEPTH};
 
 use std::collections::HashMap;
@@ -114,18 +113,6 @@ pub fn explain(store: &Store, text: &str, as_of: Option<i64>) -> crate::Result<e
 /// The canonical text of a query (it parses back to an equal tree).
 pub fn canonical(text: &str) -> crate::Result<String> {
     Ok(parse_cached(text).map_err(syntax)?.0.to_string())
-}
-
-/// Saved segments a text refers to (`@name`), in order of first use.
-pub fn referenced_segments(text: &str) -> crate::Result<Vec<String>> {
-    let parsed = parse_cached(text).map_err(syntax)?;
-    let mut out: Vec<String> = Vec::new();
-    for name in &parsed.1 {
-        if name.kind == NameKind::Segment && !out.contains(&name.name) {
-            out.push(name.name.clone());
-        }
-    }
-    Ok(out)
 }
 
 /// Segments whose definitions use `name`.

@@ -4,8 +4,8 @@
 
 use super::ast::{CmpOp, Expr, Literal, NameKind, NameRef, Span, TimeUnit};
 use super::display::quote_str;
-use super::error::{snippet, QuerySyntaxError};
 use super::lexer::{Keyword, Lexer, Tok, Token};
+use crate::syntax::{snippet, QuerySyntaxError};
 
 /// Maximum nesting of parentheses plus pending `NOT`s.
 pub const MAX_DEPTH: usize = 256;

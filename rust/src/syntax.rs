@@ -1,10 +1,12 @@
-//! Syntax errors with position information and a caret rendering.
+//! Query syntax errors: position (offset, line, column) and a caret rendering
+//! of the line at fault. Below `query` and `error`, so the one error enum can
+//! hold a syntax error without `error` importing `query`.
 
 use std::fmt::{self, Write};
 
 /// A query that could not be parsed. Later stages may build one with
 /// [`QuerySyntaxError::new`] to report errors (e.g. unknown names) in the same
-/// format, using a byte offset from a [`NameRef`](super::ast::NameRef) span.
+/// format, using a byte offset from a name's span in the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuerySyntaxError {
     pub message: String,
