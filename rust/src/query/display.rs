@@ -8,8 +8,8 @@
 use std::fmt::{self, Write};
 
 use super::ast::{civil_from_days, CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
-use crate::syntax::is_bidi_control;
 use super::lexer::is_bare_name;
+use crate::syntax::is_bidi_control;
 
 const PREC_OR: u8 = 1;
 const PREC_XOR: u8 = 2;
