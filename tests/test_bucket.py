@@ -165,3 +165,12 @@ def test_ntile_first_is_qcut_of_first_ranks(values: list[float], q: int) -> None
     together = uoseg.ntile(values, q, ties="min")
     for value in set(v for v in values if not math.isnan(v)):
         assert len({together[i] for i, v in enumerate(values) if v == value}) == 1
+
+
+def test_duplicate_edges_error_carries_the_edges() -> None:
+    with pytest.raises(uoseg.DuplicateEdgesError) as info:
+        uoseg.qcut([1.0, 1.0, 1.0, 1.0, 2.0], 4)
+    assert info.value.edges == [1.0, 1.0, 1.0, 1.0, 2.0]
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(uoseg.DuplicateEdgesError):
+        uoseg.ntile([1.0], 2)

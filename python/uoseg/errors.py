@@ -111,4 +111,9 @@ class QuerySyntaxError(UosegError, ValueError):
 
 class DuplicateEdgesError(UosegError, ValueError):
     """Quantile edges that repeat, with ``duplicates="raise"`` (as pandas says:
-    "Bin edges must be unique"; pass ``duplicates="drop"`` to merge them)."""
+    "Bin edges must be unique"; pass ``duplicates="drop"`` to merge them).
+    ``edges`` holds the edges, repeats included."""
+
+    def __init__(self, message: str, *, edges: Sequence[float] = ()) -> None:
+        super().__init__(message)
+        self.edges = list(edges)

@@ -1,4 +1,5 @@
-//! The one error type of the core. The Python layer maps each variant onto a
+//! The one error type of the core (bucketing, the store file, queries and
+//! ingestion all use it). The Python layer maps each variant onto a
 //! `uoseg` exception class that also subclasses the matching built-in.
 
 use crate::suggest::did_you_mean;
@@ -6,6 +7,7 @@ use crate::suggest::did_you_mean;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A tag, attribute, value or segment that the store does not hold (KeyError).
     /// `context` is where a query names it (the query line with a caret under
@@ -29,6 +31,10 @@ pub enum Error {
     /// A query that does not parse (ValueError), with position and a caret.
     #[error("{}", .0.render())]
     Syntax(Box<crate::syntax::QuerySyntaxError>),
+    /// Quantile edges that repeat with `duplicates="raise"` (ValueError, as
+    /// `uoseg.DuplicateEdgesError`); see `quantile::duplicate_edges`.
+    #[error("{message}")]
+    DuplicateEdges { edges: Vec<f64>, message: String },
     /// A bug in uoseg, e.g. a caught panic (RuntimeError).
     #[error("internal error in uoseg (please report it): {0}")]
     Internal(String),

@@ -33,7 +33,8 @@
 //! probabilities, empty bins) we return `InvalidInput` instead.
 
 use rayon::prelude::*;
-use std::fmt;
+
+use crate::error::Error;
 
 /// Inputs at least this long are split across rayon tasks.
 pub(crate) const PAR_MIN: usize = 1 << 16;
@@ -51,39 +52,21 @@ pub const MAX_Q: usize = 1 << 24;
 /// values beyond this; see [`check_exact_integers`].
 pub const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
-/// Errors of the bucketing functions.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BucketError {
-    /// edges not unique with duplicates="raise"; carries the edges (pandas message:
-    /// "Bin edges must be unique: Index([...], dtype='float64').\nYou can drop
-    /// duplicate edges by setting the 'duplicates' kwarg")
-    DuplicateEdges { edges: Vec<f64> },
-    /// +-inf in input, all values missing (nothing to take quantiles of),
-    /// probabilities outside `[0, 1]` or not increasing, q < 1, bins not monotonic,
-    /// empty bins, edges overflowing to inf/NaN, etc.
-    InvalidInput(String),
-}
-
-impl fmt::Display for BucketError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            // Same wording as pandas 3.1.1; pandas additionally wraps long
-            // edge lists over several lines, which we do not reproduce.
-            BucketError::DuplicateEdges { edges } => {
-                let parts: Vec<String> = edges.iter().map(|&e| py_repr(e)).collect();
-                write!(
-                    f,
-                    "Bin edges must be unique: Index([{}], dtype='float64').\n\
-                     You can drop duplicate edges by setting the 'duplicates' kwarg",
-                    parts.join(", ")
-                )
-            }
-            BucketError::InvalidInput(msg) => f.write_str(msg),
-        }
+/// The error for quantile edges that repeat with `duplicates="raise"`, worded
+/// as pandas 3.1.1 words it ("Bin edges must be unique: Index([...],
+/// dtype='float64').\nYou can drop duplicate edges by setting the 'duplicates'
+/// kwarg"); pandas additionally wraps long edge lists, which we do not.
+pub fn duplicate_edges(edges: &[f64]) -> Error {
+    let parts: Vec<String> = edges.iter().map(|&e| py_repr(e)).collect();
+    Error::DuplicateEdges {
+        edges: edges.to_vec(),
+        message: format!(
+            "Bin edges must be unique: Index([{}], dtype='float64').\n\
+             You can drop duplicate edges by setting the 'duplicates' kwarg",
+            parts.join(", ")
+        ),
     }
 }
-
-impl std::error::Error for BucketError {}
 
 /// Python's `repr(float)`: shortest round-trip digits, scientific notation
 /// when the decimal exponent is < -4 or >= 16.
@@ -483,7 +466,7 @@ pub(crate) struct Pass1 {
 }
 
 /// `allow_inf`: ranks accept +-inf; quantiles reject it.
-pub(crate) fn pass1(values: &[f64], allow_inf: bool) -> Result<Pass1, BucketError> {
+pub(crate) fn pass1(values: &[f64], allow_inf: bool) -> Result<Pass1, Error> {
     const EXP: u64 = 0x7FF0_0000_0000_0000;
     let b = key_range(values);
     let parts: Vec<(Vec<u32>, usize, bool)> = values
@@ -513,9 +496,9 @@ pub(crate) fn pass1(values: &[f64], allow_inf: bool) -> Result<Pass1, BucketErro
 }
 
 /// All-NaN and +-inf checks given the non-NaN count and whether an inf was seen.
-fn check_valid(values: &[f64], n: usize, inf: bool) -> Result<(), BucketError> {
+fn check_valid(values: &[f64], n: usize, inf: bool) -> Result<(), Error> {
     if n == 0 {
-        return Err(BucketError::InvalidInput("all values are missing (NaN): nothing to take quantiles of".into()));
+        return Err(Error::InvalidInput("all values are missing (NaN): nothing to take quantiles of".into()));
     }
     if inf {
         return Err(inf_error(values));
@@ -523,13 +506,12 @@ fn check_valid(values: &[f64], n: usize, inf: bool) -> Result<(), BucketError> {
     Ok(())
 }
 
-fn inf_error(values: &[f64]) -> BucketError {
+fn inf_error(values: &[f64]) -> Error {
     match values.iter().position(|x| x.is_infinite()) {
-        Some(i) => BucketError::InvalidInput(format!(
-            "value at position {i} is {}",
-            if values[i] > 0.0 { "inf" } else { "-inf" }
-        )),
-        None => BucketError::InvalidInput("input contains inf".into()),
+        Some(i) => {
+            Error::InvalidInput(format!("value at position {i} is {}", if values[i] > 0.0 { "inf" } else { "-inf" }))
+        }
+        None => Error::InvalidInput("input contains inf".into()),
     }
 }
 
@@ -568,7 +550,7 @@ impl Selected {
 }
 
 /// Small inputs: collect the keys and select in memory.
-fn select_small(values: &[f64], probs: &[f64]) -> Result<Selected, BucketError> {
+fn select_small(values: &[f64], probs: &[f64]) -> Result<Selected, Error> {
     let mut keys: Vec<u64> = values.iter().filter(|x| !x.is_nan()).map(|&x| key(x)).collect();
     let inf = values.iter().any(|x| x.is_infinite());
     check_valid(values, keys.len(), inf)?;
@@ -617,9 +599,9 @@ pub(crate) fn linear_quantile(n: usize, p: f64, at: impl Fn(usize) -> f64) -> f6
     lerp(at(i), at(j), t)
 }
 
-fn check_probs(probs: &[f64]) -> Result<(), BucketError> {
+fn check_probs(probs: &[f64]) -> Result<(), Error> {
     match probs.iter().position(|p| !(0.0..=1.0).contains(p)) {
-        Some(i) => Err(BucketError::InvalidInput(format!(
+        Some(i) => Err(Error::InvalidInput(format!(
             "probability at position {i} ({}) is not in the interval [0, 1]",
             probs[i]
         ))),
@@ -634,7 +616,7 @@ fn check_probs(probs: &[f64]) -> Result<(), BucketError> {
 /// Only caveat: when the sample holds both -0.0 and +0.0, numpy's
 /// introselect decides which zero sits at a tied position; we order -0.0
 /// before +0.0, so a zero result may differ from pandas in its sign bit.
-pub fn quantiles(values: &[f64], probs: &[f64]) -> Result<Vec<f64>, BucketError> {
+pub fn quantiles(values: &[f64], probs: &[f64]) -> Result<Vec<f64>, Error> {
     check_probs(probs)?;
     let sel = if values.len() <= SMALL {
         select_small(values, probs)?
@@ -740,11 +722,11 @@ fn unique_sorted(bins: &[f64]) -> Vec<f64> {
 /// pandas' duplicate rule: `Ok(None)` keeps `bins`, `Ok(Some(u))` uses the
 /// unique edges. Quirk kept: exactly two equal edges are neither raised nor
 /// dropped.
-fn handle_duplicates(bins: &[f64], duplicates: Duplicates) -> Result<Option<Vec<f64>>, BucketError> {
+fn handle_duplicates(bins: &[f64], duplicates: Duplicates) -> Result<Option<Vec<f64>>, Error> {
     let unique = unique_sorted(bins);
     if unique.len() < bins.len() && bins.len() != 2 {
         match duplicates {
-            Duplicates::Raise => Err(BucketError::DuplicateEdges { edges: bins.to_vec() }),
+            Duplicates::Raise => Err(duplicate_edges(bins)),
             Duplicates::Drop => Ok(Some(unique)),
         }
     } else {
@@ -759,22 +741,22 @@ fn bins_to_cuts(
     right: bool,
     include_lowest: bool,
     duplicates: Duplicates,
-) -> Result<Binned, BucketError> {
+) -> Result<Binned, Error> {
     let bins = handle_duplicates(&bins, duplicates)?.unwrap_or(bins);
     let codes = assign_codes(values, &bins, right, include_lowest);
     Ok(Binned { codes, edges: bins })
 }
 
 /// Checks pandas would not do but whose absence yields garbage there.
-fn check_edges(edges: &[f64]) -> Result<(), BucketError> {
+fn check_edges(edges: &[f64]) -> Result<(), Error> {
     if let Some(i) = edges.iter().position(|e| !e.is_finite()) {
-        return Err(BucketError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "quantile edge {i} overflows to {} (value range too large for f64)",
             edges[i]
         )));
     }
     if edges.windows(2).any(|w| w[1] < w[0]) {
-        return Err(BucketError::InvalidInput("quantile edges are not monotonic (floating-point rounding)".into()));
+        return Err(Error::InvalidInput("quantile edges are not monotonic (floating-point rounding)".into()));
     }
     Ok(())
 }
@@ -788,9 +770,9 @@ fn check_edges(edges: &[f64]) -> Result<(), BucketError> {
 /// inf/NaN (|values| near f64::MAX with opposite signs; pandas returns NaN
 /// edges). Note pandas' collapse rule, kept here: with Drop, if all edges are
 /// equal only one edge remains and every code is -1 (q >= 2 on a constant).
-pub fn qcut(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<Binned, BucketError> {
+pub fn qcut(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<Binned, Error> {
     if probs.is_empty() || probs.len() > MAX_Q + 1 {
-        return Err(BucketError::InvalidInput(format!(
+        return Err(Error::InvalidInput(format!(
             "between 1 and {} quantile probabilities required, got {} (q must be >= 1)",
             MAX_Q + 1,
             probs.len()
@@ -798,7 +780,7 @@ pub fn qcut(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<Bin
     }
     check_probs(probs)?;
     if let Some(i) = probs.windows(2).position(|w| w[1] < w[0]) {
-        return Err(BucketError::InvalidInput(format!("probabilities must be non-decreasing (position {})", i + 1)));
+        return Err(Error::InvalidInput(format!("probabilities must be non-decreasing (position {})", i + 1)));
     }
     if values.len() <= SMALL {
         let edges = quantiles(values, probs)?;
@@ -840,7 +822,7 @@ pub(crate) fn single_keys(slots: &[Runs]) -> Vec<Option<u64>> {
 /// code (before duplicate handling) is fixed by the bin: pass 2 writes those
 /// codes while gathering the target bins. Target-bin values are coded after
 /// the edges are known.
-fn qcut_large(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<Binned, BucketError> {
+fn qcut_large(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<Binned, Error> {
     let p1 = pass1(values, false)?;
     let n = p1.n;
     let ranks = needed_ranks(n, probs);
@@ -995,13 +977,13 @@ pub fn cut(
     right: bool,
     include_lowest: bool,
     duplicates: Duplicates,
-) -> Result<Binned, BucketError> {
+) -> Result<Binned, Error> {
     if edges.is_empty() {
-        return Err(BucketError::InvalidInput("bins must not be empty".into()));
+        return Err(Error::InvalidInput("bins must not be empty".into()));
     }
     // `!(a <= b)` also catches NaN, like Index.is_monotonic_increasing.
     if edges.iter().any(|e| e.is_nan()) || edges.windows(2).any(|w| w[0] > w[1]) {
-        return Err(BucketError::InvalidInput("bins must increase monotonically.".into()));
+        return Err(Error::InvalidInput("bins must increase monotonically.".into()));
     }
     bins_to_cuts(values, edges.to_vec(), right, include_lowest, duplicates)
 }

@@ -3,9 +3,10 @@
 //! on more than 4096 values does not: it selects the values at the bucket
 //! thresholds like `qcut` and compares every value with them.
 
+use crate::error::Error;
 use crate::quantile::{
     canon_key, chunk_len, linear_quantile, linspace_probs, marked_slot, merge_runs, pass1, plan, push_run,
-    sample_range, select_slots, single_keys, Binner, BucketError, Runs, MARK, MAX_Q, NO_SLOT, PAR_MIN, SMALL,
+    sample_range, select_slots, single_keys, Binner, Runs, MARK, MAX_Q, NO_SLOT, PAR_MIN, SMALL,
 };
 use rayon::prelude::*;
 
@@ -211,9 +212,9 @@ pub fn rank(values: &[f64], ties: Ties) -> Vec<f64> {
 ///
 /// Errors: q == 0 or q > MAX_Q, all values NaN (or empty input).
 /// Infinite values are fine (they just rank last/first).
-pub fn ntile(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, BucketError> {
+pub fn ntile(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Error> {
     if q == 0 || q > MAX_Q {
-        return Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}")));
+        return Err(Error::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}")));
     }
     if values.len() <= SMALL {
         ntile_sorted(values, q, ties)
@@ -225,9 +226,9 @@ pub fn ntile(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, BucketErr
 /// [`ntile`] with codes as bytes, NaN as `u8::MAX`, for at most
 /// [`MAX_BYTE_Q`] buckets: RFM scores take a byte each, and an 8-byte code per
 /// value would be written, then read again to narrow it.
-pub fn ntile_bytes(values: &[f64], q: usize, ties: Ties) -> Result<Vec<u8>, BucketError> {
+pub fn ntile_bytes(values: &[f64], q: usize, ties: Ties) -> Result<Vec<u8>, Error> {
     if q == 0 || q > MAX_BYTE_Q {
-        return Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_BYTE_Q}, got {q}")));
+        return Err(Error::InvalidInput(format!("q must be between 1 and {MAX_BYTE_Q}, got {q}")));
     }
     if values.len() <= SMALL {
         let codes = ntile_sorted(values, q, ties)?;
@@ -280,24 +281,24 @@ impl Code for u8 {
 
 const BYTE_MARK: usize = 128;
 
-fn all_missing() -> BucketError {
-    BucketError::InvalidInput("all values are missing (NaN): nothing to take quantiles of".into())
+fn all_missing() -> Error {
+    Error::InvalidInput("all values are missing (NaN): nothing to take quantiles of".into())
 }
 
 /// qcut edges over the first-ranks, whose sorted sample is 1, 2, ..., m;
 /// duplicate edges (m == 1, q >= 2) raise as in pandas.
-fn rank_edges(m: usize, q: usize) -> Result<Vec<f64>, BucketError> {
+fn rank_edges(m: usize, q: usize) -> Result<Vec<f64>, Error> {
     let edges: Vec<f64> = linspace_probs(q).iter().map(|&p| linear_quantile(m, p, |i| (i + 1) as f64)).collect();
     let mut unique = edges.clone();
     unique.dedup();
     if unique.len() < edges.len() && edges.len() != 2 {
-        return Err(BucketError::DuplicateEdges { edges });
+        return Err(crate::quantile::duplicate_edges(&edges));
     }
     Ok(edges)
 }
 
 /// Reference path: full sort, then the code of each sorted position.
-fn ntile_sorted(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, BucketError> {
+fn ntile_sorted(values: &[f64], q: usize, ties: Ties) -> Result<Vec<i64>, Error> {
     let pairs = sorted_pairs(values);
     let m = pairs.len();
     if m == 0 {
@@ -341,7 +342,7 @@ const COUNTING_SPAN: u64 = 1 << 20;
 /// that holds a threshold take one code more from the threshold's occurrence
 /// on (ties are broken by position). `None` when the values span too many
 /// distinct integers, or q is above 254 (codes leave 255 free).
-pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<u8>, BucketError>> {
+pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<u8>, Error>> {
     if values.is_empty() || q >= usize::from(u8::MAX) {
         return None;
     }
@@ -353,7 +354,7 @@ pub fn ntile_ints(values: &[i64], q: usize, ties: Ties) -> Option<Result<Vec<u8>
         .reduce(|| (i64::MAX, i64::MIN), |a, b| (a.0.min(b.0), a.1.max(b.1)));
     let span = max.abs_diff(min).checked_add(1).filter(|&s| s <= COUNTING_SPAN)? as usize;
     if q == 0 {
-        return Some(Err(BucketError::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}"))));
+        return Some(Err(Error::InvalidInput(format!("q must be between 1 and {MAX_Q}, got {q}"))));
     }
     let edges = match rank_edges(m, q) {
         Ok(edges) => edges,
@@ -448,7 +449,7 @@ type KeyFixups = Vec<(u32, u64)>;
 /// every value is compared with them. A value whose key equals a threshold
 /// key also needs its occurrence number among equal keys (ties broken by
 /// position), counted per task from the gathered runs.
-fn ntile_select<C: Code>(values: &[f64], q: usize, ties: Ties) -> Result<Vec<C>, BucketError> {
+fn ntile_select<C: Code>(values: &[f64], q: usize, ties: Ties) -> Result<Vec<C>, Error> {
     let p1 = pass1(values, true)?; // fails only when all values are NaN
     let m = p1.n;
     let edges = rank_edges(m, q)?;

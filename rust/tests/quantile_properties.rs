@@ -2,8 +2,9 @@
 //! (radix select, lookup-table codes, bucket-sorted ranks) against naive
 //! full-sort / per-element implementations, and qcut/cut invariants.
 
-use uoseg::quantile::{cut, linspace_probs, qcut, quantiles, BucketError, Duplicates};
+use uoseg::quantile::{cut, linspace_probs, qcut, quantiles, Duplicates};
 use uoseg::rank::{ntile, ntile_ints, rank, Ties};
+use uoseg::Error;
 
 struct Rng(u64);
 impl Rng {
@@ -148,7 +149,7 @@ fn fast_quantiles_equal_naive_full_sort() {
                     assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "iter {it}: {g} vs {w}");
                 }
             }
-            Err(BucketError::InvalidInput(_)) => {
+            Err(Error::InvalidInput(_)) => {
                 assert!(v.iter().all(|x| x.is_nan()), "iter {it}: unexpected error");
             }
             Err(e) => panic!("iter {it}: {e:?}"),
@@ -377,7 +378,7 @@ fn never_panics_on_odd_input() {
     assert!(ntile(&[1.0], usize::MAX, Ties::First).is_err());
     assert!(qcut(&[1.0], &linspace_probs(usize::MAX), Duplicates::Drop).is_err());
     assert!(qcut(&[], &[0.0, 1.0], Duplicates::Drop).is_err());
-    assert!(matches!(qcut(&[1.0, 2.0], &linspace_probs(0), Duplicates::Drop), Err(BucketError::InvalidInput(_))));
+    assert!(matches!(qcut(&[1.0, 2.0], &linspace_probs(0), Duplicates::Drop), Err(Error::InvalidInput(_))));
     assert!(cut(&[1.0], &[], true, false, Duplicates::Drop).is_err());
     assert!(quantiles(&[], &[]).is_err());
 }
@@ -388,13 +389,13 @@ fn inf_error_names_position() {
     v[17] = f64::INFINITY;
     v[20] = f64::NEG_INFINITY;
     match qcut(&v, &linspace_probs(4), Duplicates::Drop) {
-        Err(BucketError::InvalidInput(m)) => assert_eq!(m, "value at position 17 is inf"),
+        Err(Error::InvalidInput(m)) => assert_eq!(m, "value at position 17 is inf"),
         other => panic!("{other:?}"),
     }
     let mut big = vec![1.0; 100_000];
     big[70_001] = f64::NEG_INFINITY;
     match quantiles(&big, &[0.5]) {
-        Err(BucketError::InvalidInput(m)) => assert_eq!(m, "value at position 70001 is -inf"),
+        Err(Error::InvalidInput(m)) => assert_eq!(m, "value at position 70001 is -inf"),
         other => panic!("{other:?}"),
     }
 }

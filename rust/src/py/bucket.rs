@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::released_parallel;
 use crate::error::{Error, Result};
 use crate::ingest::{self, NumericValues};
-use crate::quantile::{self, BucketError, Duplicates, MAX_EXACT_INTEGER};
+use crate::quantile::{self, Duplicates, MAX_EXACT_INTEGER};
 use crate::rank::Ties;
 
 fn duplicates(mode: &str) -> Result<Duplicates> {
@@ -29,25 +29,6 @@ pub(super) fn ties(mode: &str) -> Result<Ties> {
         "first" => Ok(Ties::First),
         "min" => Ok(Ties::Min),
         other => Err(Error::invalid(format!("ties must be \"first\" or \"min\", got {other:?}"))),
-    }
-}
-
-/// Bucketing errors: duplicate edges get their own exception class.
-pub struct BucketFailure(pub BucketError);
-
-impl From<BucketFailure> for PyErr {
-    fn from(failure: BucketFailure) -> PyErr {
-        let message = failure.0.to_string();
-        match failure.0 {
-            BucketError::DuplicateEdges { .. } => Python::attach(|py| {
-                py.import("uoseg.errors")
-                    .and_then(|m| m.getattr("DuplicateEdgesError"))
-                    .and_then(|class| class.call1((message.clone(),)))
-                    .map(PyErr::from_value)
-                    .unwrap_or_else(|e| e)
-            }),
-            BucketError::InvalidInput(m) => Error::InvalidInput(m).into(),
-        }
     }
 }
 
@@ -110,10 +91,10 @@ pub fn qcut<'py>(
 fn binned<'py>(
     py: Python<'py>,
     values: PyChunkedArray,
-    bucket: impl FnOnce(&[f64]) -> std::result::Result<quantile::Binned, BucketError> + Send,
+    bucket: impl FnOnce(&[f64]) -> Result<quantile::Binned> + Send,
 ) -> PyResult<Coded<'py>> {
     let values = chunks(values);
-    let binned = released_parallel(py, || Ok(bucket(&float_values(&values, "x")?)))?.map_err(BucketFailure)?;
+    let binned = released_parallel(py, || bucket(&float_values(&values, "x")?))?;
     Ok((PyArray1::from_vec(py, binned.codes), PyArray1::from_vec(py, binned.edges)))
 }
 
@@ -141,10 +122,6 @@ pub fn ntile<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let values = chunks(values);
     let how = ties(ties_mode)?;
-    let codes = released_parallel(py, || {
-        let x = float_values(&values, "x")?;
-        Ok(crate::rank::ntile(&x, q, how))
-    })?
-    .map_err(BucketFailure)?;
+    let codes = released_parallel(py, || crate::rank::ntile(&float_values(&values, "x")?, q, how))?;
     Ok(PyArray1::from_vec(py, codes))
 }

@@ -3,12 +3,19 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyModule};
 
 use crate::Error;
 
+/// `uoseg.errors`, imported once (not on every raise).
+fn errors_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE.get_or_try_init(py, || Ok::<_, PyErr>(py.import("uoseg.errors")?.unbind())).map(|m| m.bind(py))
+}
+
 fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
-    let module = py.import("uoseg.errors")?;
+    let module = errors_module(py)?;
     let kwargs = PyDict::new(py);
     let class = match err {
         Error::UnknownName { kind, name, suggestions, .. } => {
@@ -40,6 +47,10 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             kwargs.set_item("found", syntax.found.clone())?;
             kwargs.set_item("text", syntax.text.clone())?;
             "QuerySyntaxError"
+        }
+        Error::DuplicateEdges { edges, .. } => {
+            kwargs.set_item("edges", edges.clone())?;
+            "DuplicateEdgesError"
         }
         Error::Internal(_) => "InternalError",
     };
