@@ -1,7 +1,26 @@
 //! uoseg: a user-segmentation engine. The core (everything but `py`) is plain
 //! Rust with no Python in it; `py` holds the PyO3 bindings (feature `python`).
+//!
+//! The layers, top to bottom (imports point down only; `.ci/module_cycles.py`
+//! checks there is no cycle, and `docs/architecture.md` has the whole map):
+//!
+//! ```text
+//! py                          PyO3 bindings: convert, release the GIL
+//! query                       DSL: parse, bind, plan, fused execution
+//! arrow_io                    Arrow columns into store updates
+//! rfm, quantile, rank,        practices over columns and bitmaps
+//!   split, overlap
+//! persist                     the store file
+//! store                       immutable snapshots: universe, ids, tags, attributes
+//! ingest, build, numeric      Arrow to dense ids and codes; bitmap builds; range index
+//! ids, names, bytes           id dictionary, NFC names, byte reader
+//! words, roaring_view,        chunk kernel and CRoaring container access;
+//!   algebra, memory, parallel set helpers, huge pages, the thread pool
+//! error, syntax, suggest      the one error enum, syntax errors, suggestions
+//! ```
 
 pub mod algebra;
+pub mod arrow_io;
 pub mod build;
 pub mod bytes;
 pub mod error;

@@ -1,31 +1,25 @@
 //! `uoseg._core.Store`: one immutable store snapshot. The Python `TagStore`
 //! holds the current snapshot and swaps it on every update.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::ArrayRef;
-use arrow_buffer::ScalarBuffer;
 use croaring::Bitmap;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::PyChunkedArray;
 
 use super::audience::{group_digits, PyAudience};
 use super::{released, released_parallel};
-use crate::build::{bitmap_from_ids, bitmaps_by_group_codes, union_of};
 use crate::error::{Error, Result};
-use crate::ids::{IdKind, IdMap};
-use crate::ingest::{self, encode_for_bitmaps, resolve_user_ids, Unseen};
-use crate::numeric::NumericColumn;
+use crate::ids::IdKind;
 use crate::query::plan::{Leaf, Plan};
 use crate::query::NameKind;
 use crate::query::{self, exec::Explained};
-use crate::store::{Numeric, Store};
-use crate::{overlap, persist};
-use pyo3::types::{PyDict, PyList};
+use crate::store::Store;
+use crate::{arrow_io, overlap, persist};
 
 /// (name, kind, users, distinct values): one row of `describe`.
 type DescriptionRow = (String, &'static str, Option<u64>, usize);
@@ -37,65 +31,6 @@ pub struct PyStore {
 
 fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {
     array.into_inner().0
-}
-
-/// Dense ids of a user column; the new dictionary if users were registered.
-fn register(store: &Store, users: &[ArrayRef], column: &str) -> Result<(ScalarBuffer<u32>, Option<IdMap>)> {
-    let mut ids = Cow::Borrowed(store.ids());
-    let dense = resolve_user_ids(users, column, &mut ids, Unseen::Register)?;
-    Ok((
-        dense,
-        match ids {
-            Cow::Owned(ids) => Some(ids),
-            Cow::Borrowed(_) => None,
-        },
-    ))
-}
-
-/// Register a user column and add its users to the universe: the first step of
-/// every update that names users.
-fn with_known_users(store: &Store, users: &[ArrayRef], column: &str) -> Result<(ScalarBuffer<u32>, Store)> {
-    let (dense, registered) = register(store, users, column)?;
-    let next = with_registered(store, registered).with_users(&bitmap_from_ids(&dense));
-    Ok((dense, next))
-}
-
-fn with_registered(store: &Store, ids: Option<IdMap>) -> Store {
-    match ids {
-        Some(ids) => store.with_ids(ids),
-        None => store.clone(),
-    }
-}
-
-/// A numeric attribute from (user, value) rows.
-fn numeric_attribute(users: &[u32], values: &[ArrayRef], column: &str) -> Result<Numeric> {
-    let (logical, values, valid) = ingest::numeric_values(values, column)?;
-    let column_of = |e: String| Error::invalid(format!("attribute '{column}': {e}"));
-    let column = match values {
-        ingest::NumericValues::Int(v) => NumericColumn::from_ints(users, &v, valid.as_deref()),
-        ingest::NumericValues::Float(v) => NumericColumn::from_floats(users, &v, valid.as_deref()),
-    }
-    .map_err(column_of)?;
-    Ok(Numeric { column, logical })
-}
-
-/// New values for some users of an existing numeric attribute.
-fn numeric_updated(current: &Numeric, users: &[u32], values: &[ArrayRef], column: &str) -> Result<Numeric> {
-    let (logical, values, valid) = ingest::numeric_values(values, column)?;
-    if logical != current.logical {
-        return Err(Error::type_error(format!(
-            "attribute '{column}' holds {} values; got {} values",
-            current.logical.name(),
-            logical.name()
-        )));
-    }
-    let column_of = |e: String| Error::invalid(format!("attribute '{column}': {e}"));
-    let column = match values {
-        ingest::NumericValues::Int(v) => current.column.updated_ints(users, &v, valid.as_deref()),
-        ingest::NumericValues::Float(v) => current.column.updated_floats(users, &v, valid.as_deref()),
-    }
-    .map_err(column_of)?;
-    Ok(Numeric { column, logical })
 }
 
 fn explained_to_py<'py>(py: Python<'py>, node: &Explained) -> PyResult<Bound<'py, PyDict>> {
@@ -110,20 +45,6 @@ fn explained_to_py<'py>(py: Python<'py>, node: &Explained) -> PyResult<Bound<'py
     }
     dict.set_item("children", children)?;
     Ok(dict)
-}
-
-fn one_bitmap_per_value(users: &[u32], values: &[ArrayRef], column: &str) -> Result<BTreeMap<String, Bitmap>> {
-    let encoded = encode_for_bitmaps(values, column)?;
-    if encoded.len() != users.len() {
-        return Err(Error::invalid(format!(
-            "column '{column}' has {} rows but the user column has {}",
-            encoded.len(),
-            users.len()
-        )));
-    }
-    // Already run-optimised.
-    let maps = bitmaps_by_group_codes(users, &encoded);
-    Ok(encoded.dictionary.into_iter().zip(maps).collect())
 }
 
 impl PyStore {
@@ -162,27 +83,7 @@ impl PyStore {
     ) -> PyResult<Self> {
         let (users, tags) = (chunks(users), chunks(tags));
         let kind = IdKind::parse(ids)?;
-        let store = released_parallel(py, move || {
-            let base = Store::new(kind);
-            let (dense, registered) = register(&base, &users, user_column)?;
-            let encoded = encode_for_bitmaps(&tags, tag_column)?;
-            if let Some(row) = encoded.first_null() {
-                return Err(Error::invalid(format!("column '{tag_column}' has a null tag name at row {row}")));
-            }
-            if encoded.len() != dense.len() {
-                return Err(Error::invalid("the user and tag columns differ in length"));
-            }
-            // Already run-optimised.
-            let maps = bitmaps_by_group_codes(&dense, &encoded);
-            let universe = union_of(&maps);
-            // Tag names that differ only in Unicode normalisation are one tag.
-            let tags = crate::names::by_nfc_name(encoded.dictionary.into_iter().zip(maps), |a, b| a.or_inplace(&b))
-                .into_iter()
-                .map(|(name, users)| (name, Arc::new(users)))
-                .collect();
-            let ids = registered.unwrap_or_else(|| base.ids().clone());
-            Ok(Store::from_parts(universe, ids, tags, BTreeMap::new()))
-        })?;
+        let store = released_parallel(py, || arrow_io::from_long(&users, &tags, user_column, tag_column, kind))?;
         Ok(PyStore::wrap(store))
     }
 
@@ -199,46 +100,14 @@ impl PyStore {
         let users = chunks(users);
         let columns: Vec<(String, Vec<ArrayRef>)> = columns.into_iter().map(|(n, c)| (n, chunks(c))).collect();
         let kind = IdKind::parse(ids)?;
-        let store = released_parallel(py, move || {
-            let base = Store::new(kind);
-            let (dense, registered) = register(&base, &users, user_column)?;
-            let mut store = with_registered(&base, registered).with_users(&bitmap_from_ids(&dense));
-            for (name, column) in &columns {
-                let data_type = column.first().map(|c| c.data_type().clone());
-                match data_type {
-                    Some(arrow_schema::DataType::Boolean) => {
-                        let rows = ingest::true_rows(column, name)?;
-                        let members: Vec<u32> = rows.iter().map(|&r| dense[r]).collect();
-                        store = store.with_tag(name, bitmap_from_ids(&members))?;
-                    }
-                    Some(t) if ingest::is_string_type(&t) => {
-                        store = store.with_attribute(name, one_bitmap_per_value(&dense, column, name)?)?;
-                    }
-                    Some(t) if ingest::is_numeric_type(&t) => {
-                        store = store.with_numeric(name, numeric_attribute(&dense, column, name)?)?;
-                    }
-                    Some(t) => {
-                        return Err(Error::type_error(format!(
-                            "column '{name}' has type {t}; from_wide takes boolean columns (tags), string or \
-                             dictionary columns (categorical attributes) and number, date or timestamp columns \
-                             (numeric attributes)"
-                        )))
-                    }
-                    None => store = store.with_tag(name, Bitmap::new())?,
-                }
-            }
-            Ok(store)
-        })?;
+        let store = released_parallel(py, || arrow_io::from_wide(&users, user_column, &columns, kind))?;
         Ok(PyStore::wrap(store))
     }
 
     /// A new snapshot with tag `name` set to exactly these users.
     fn with_tag(&self, py: Python<'_>, name: &str, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
-        let store = released_parallel(py, || {
-            let (dense, registered) = register(&self.inner, &users, column)?;
-            with_registered(&self.inner, registered).with_tag(name, bitmap_from_ids(&dense))
-        })?;
+        let store = released_parallel(py, || arrow_io::with_tag(&self.inner, name, &users, column))?;
         Ok(PyStore::wrap(store))
     }
 
@@ -251,16 +120,7 @@ impl PyStore {
         column: &str,
     ) -> PyResult<Self> {
         let (add, remove) = (chunks(add), chunks(remove));
-        let store = released_parallel(py, || {
-            // Adds first, then removes, for every id kind: the removals are
-            // resolved against the dictionary that already holds the added users,
-            // so a user in both lists ends up without the tag.
-            let (added, registered) = register(&self.inner, &add, column)?;
-            let after_add = with_registered(&self.inner, registered);
-            let mut ids = Cow::Borrowed(after_add.ids());
-            let removed = resolve_user_ids(&remove, column, &mut ids, Unseen::Skip)?;
-            after_add.with_tag_updated(name, &bitmap_from_ids(&added), &bitmap_from_ids(&removed))
-        })?;
+        let store = released_parallel(py, || arrow_io::with_tag_updated(&self.inner, name, &add, &remove, column))?;
         Ok(PyStore::wrap(store))
     }
 
@@ -285,11 +145,7 @@ impl PyStore {
         column: &str,
     ) -> PyResult<Self> {
         let (users, values) = (chunks(users), chunks(values));
-        let store = released_parallel(py, || {
-            let (dense, store) = with_known_users(&self.inner, &users, column)?;
-            let by_value = one_bitmap_per_value(&dense, &values, name)?;
-            store.with_attribute(name, by_value)
-        })?;
+        let store = released_parallel(py, || arrow_io::with_attribute(&self.inner, name, &users, &values, column))?;
         Ok(PyStore::wrap(store))
     }
 
@@ -303,17 +159,7 @@ impl PyStore {
         column: &str,
     ) -> PyResult<Self> {
         let (users, values) = (chunks(users), chunks(values));
-        let store = released_parallel(py, || {
-            let (dense, store) = with_known_users(&self.inner, &users, column)?;
-            if values.iter().map(|c| c.len()).sum::<usize>() != dense.len() {
-                return Err(Error::invalid(format!("attribute '{name}': user ids and values differ in length")));
-            }
-            let numeric = match self.inner.numerics().get(name) {
-                Some(current) => numeric_updated(current, &dense, &values, name)?,
-                None => numeric_attribute(&dense, &values, name)?,
-            };
-            store.with_numeric(name, numeric)
-        })?;
+        let store = released_parallel(py, || arrow_io::with_numeric(&self.inner, name, &users, &values, column))?;
         Ok(PyStore::wrap(store))
     }
 
@@ -414,7 +260,7 @@ impl PyStore {
         if values.is_empty() {
             return Ok(vec![f64::NAN; probs.len()]);
         }
-        Ok(crate::quantile::quantiles(&values, &probs).map_err(super::bucket::BucketFailure)?)
+        Ok(crate::quantile::quantiles(&values, &probs)?)
     }
 
     /// Parse and bind a query without running it (for planning benchmarks and
@@ -428,7 +274,7 @@ impl PyStore {
 
     fn with_users(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
-        let store = released_parallel(py, || Ok(with_known_users(&self.inner, &users, column)?.1))?;
+        let store = released_parallel(py, || arrow_io::with_users(&self.inner, &users, column))?;
         Ok(PyStore::wrap(store))
     }
 
@@ -459,20 +305,7 @@ impl PyStore {
     /// The audience of these users (ids the store does not know are refused).
     fn audience_of(&self, py: Python<'_>, users: PyChunkedArray, column: &str) -> PyResult<PyAudience> {
         let users = chunks(users);
-        let bitmap = released_parallel(py, || {
-            let mut ids = Cow::Borrowed(self.inner.ids());
-            let dense = resolve_user_ids(&users, column, &mut ids, Unseen::Refuse)?;
-            let bitmap = bitmap_from_ids(&dense);
-            if let Some(outsider) = bitmap.andnot(&self.inner.universe().users).minimum() {
-                return Err(Error::UnknownName {
-                    kind: "user id",
-                    name: self.inner.ids().describe(outsider),
-                    suggestions: vec![],
-                    context: String::new(),
-                });
-            }
-            Ok(bitmap)
-        })?;
+        let bitmap = released_parallel(py, || arrow_io::audience_of(&self.inner, &users, column))?;
         Ok(self.audience(Arc::new(bitmap)))
     }
 
