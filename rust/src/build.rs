@@ -801,7 +801,7 @@ mod tests {
         let (users, tags) = w1_data(100_000, 5);
         let users: arrow_array::ArrayRef = std::sync::Arc::new(users);
         let tags: arrow_array::ArrayRef = std::sync::Arc::new(tags);
-        let (maps, universe, _) = from_long(&users, &tags);
+        let (maps, universe) = from_long(&users, &tags);
         let dense = crate::ingest::uint32_ids(std::slice::from_ref(&users)).unwrap();
         let encoded = crate::ingest::encode_strings(std::slice::from_ref(&tags), "tag").unwrap();
         assert_eq!(encoded.dictionary.len(), 200);
@@ -852,36 +852,9 @@ mod tests {
         (users, tags)
     }
 
-    /// Seconds of CPU this process has used (all threads), for phase costs that do
-    /// not depend on how busy the shared machine is.
-    fn cpu_seconds() -> f64 {
-        #[cfg(target_os = "linux")]
-        {
-            extern "C" {
-                fn clock_gettime(clock: i32, time: *mut [i64; 2]) -> i32;
-            }
-            let mut time = [0i64; 2];
-            // SAFETY: CLOCK_PROCESS_CPUTIME_ID (2) into a timespec-sized buffer.
-            if unsafe { clock_gettime(2, &mut time) } == 0 {
-                return time[0] as f64 + time[1] as f64 * 1e-9;
-            }
-        }
-        0.0
-    }
-
-    /// `PyStore::from_long`'s Rust work, phase by phase: (wall, cpu) seconds each.
-    fn from_long(
-        users: &arrow_array::ArrayRef,
-        tags: &arrow_array::ArrayRef,
-    ) -> (Vec<Bitmap>, Bitmap, [(f64, f64); 5]) {
-        use std::time::Instant;
-        let mut t = [(0.0, 0.0); 5];
-        let mut clock = (Instant::now(), cpu_seconds());
-        let mut lap = |phase: usize| {
-            let now = (Instant::now(), cpu_seconds());
-            t[phase] = ((now.0 - clock.0).as_secs_f64(), now.1 - clock.1);
-            clock = now;
-        };
+    /// What `arrow_io::from_long` does with the rows: dense ids, codes, one
+    /// bitmap per code and their union.
+    fn from_long(users: &arrow_array::ArrayRef, tags: &arrow_array::ArrayRef) -> (Vec<Bitmap>, Bitmap) {
         let mut ids = std::borrow::Cow::Owned(crate::ids::IdMap::new(crate::ids::IdKind::Auto));
         let dense = crate::ingest::resolve_user_ids(
             std::slice::from_ref(users),
@@ -890,52 +863,11 @@ mod tests {
             crate::ingest::Unseen::Register,
         )
         .unwrap();
-        lap(0);
         let encoded = crate::ingest::encode_for_bitmaps(std::slice::from_ref(tags), "tag").unwrap();
         assert!(encoded.first_null().is_none());
         assert_eq!(encoded.len(), dense.len());
-        lap(1);
         let maps = bitmaps_by_group_codes(&dense, &encoded);
-        lap(2);
-        drop(encoded);
-        lap(3);
         let universe = union_of(&maps);
-        lap(4);
-        (maps, universe, t)
-    }
-
-    /// `cargo test --release --lib w1_bench -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn w1_bench() {
-        let n: u32 = std::env::var("UOSEG_W1_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
-        let reps: usize = std::env::var("UOSEG_W1_REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-        let (users, tags) = w1_data(n, 42);
-        println!("W1: {n} users, {} rows", users.len());
-        let users: arrow_array::ArrayRef = std::sync::Arc::new(users);
-        let tags: arrow_array::ArrayRef = std::sync::Arc::new(tags);
-        let mut runs = Vec::new();
-        crate::parallel::install(|| {
-            for _ in 0..reps {
-                let (maps, universe, t) = from_long(&users, &tags);
-                let total: f64 = t.iter().map(|p| p.0).sum();
-                let cpu: f64 = t.iter().map(|p| p.1).sum();
-                let ms = |p: (f64, f64)| format!("{:5.0}/{:<4.0}", p.0 * 1e3, p.1 * 1e3);
-                println!(
-                    "wall/cpu ms: total {} ids {} encode {} group+build {} free codes {} universe {} (|u|={}, |t0|={})",
-                    ms((total, cpu)),
-                    ms(t[0]),
-                    ms(t[1]),
-                    ms(t[2]),
-                    ms(t[3]),
-                    ms(t[4]),
-                    universe.cardinality(),
-                    maps[0].cardinality()
-                );
-                runs.push(total);
-            }
-        });
-        runs.sort_by(f64::total_cmp);
-        println!("median total {:.1} ms", runs[runs.len() / 2] * 1e3);
+        (maps, universe)
     }
 }

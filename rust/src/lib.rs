@@ -13,7 +13,7 @@
 //! persist                     the store file
 //! store                       immutable snapshots: universe, ids, tags, attributes
 //! ingest, build, numeric      Arrow to dense ids and codes; bitmap builds; range index
-//! ids, names, bytes           id dictionary, NFC names, byte reader
+//! ids, names, bytes, logical  id dictionary, NFC names, byte reader, numeric units
 //! words, roaring_view,        chunk kernel and CRoaring container access;
 //!   algebra, memory, parallel set helpers, huge pages, the thread pool
 //! error, syntax, suggest      the one error enum, syntax errors, suggestions
@@ -26,6 +26,7 @@ pub mod bytes;
 pub mod error;
 pub mod ids;
 pub mod ingest;
+pub mod logical;
 pub mod memory;
 pub mod names;
 pub mod numeric;

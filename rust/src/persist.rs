@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use crate::bytes::Reader;
 use crate::error::{Error, Result};
 use crate::ids::IdMap;
-use crate::ingest::Logical;
+use crate::logical::Logical;
 use crate::numeric::NumericColumn;
 use crate::store::{Categorical, Numeric, Store};
 

@@ -9,7 +9,7 @@ use croaring::Bitmap;
 
 use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
-use crate::ingest::Logical;
+use crate::logical::Logical;
 use crate::names::{by_nfc_name, nfc};
 use crate::numeric::NumericColumn;
 

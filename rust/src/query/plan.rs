@@ -13,7 +13,7 @@ use super::ast::{CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
 use super::lexer::{Lexer, Tok};
 use super::{parse_cached, render_at};
 use crate::error::{Error, Result};
-use crate::ingest::Logical;
+use crate::logical::Logical;
 use crate::numeric::Scalar;
 use crate::store::{Categorical, Numeric, Store};
 
