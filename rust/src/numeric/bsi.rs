@@ -1,0 +1,219 @@
+//! Query evaluation on the bit-sliced index: a predicate in code space, run
+//! chunk by chunk over word buffers (the O'Neil–Quass recurrence).
+
+use super::*;
+
+/// A predicate in code space; codes are `0..D`.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Plan {
+    Empty,
+    All,
+    /// code >= c (0 < c < D)
+    Ge(u32),
+    /// code < c (0 < c < D)
+    Lt(u32),
+    /// lo <= code < hi (0 < lo, lo + 1 < hi < D)
+    Between(u32, u32),
+    /// code == c
+    Eq(u32),
+    /// code != c
+    Ne(u32),
+}
+
+/// r = {code >= c} within one chunk (c > 0), LSB-first O'Neil–Quass.
+pub(super) fn ge_chunk(c: u32, slices: &[Option<&Container>], r: &mut Words, tmp: &mut Words) {
+    let tz = c.trailing_zeros() as usize;
+    load(r, slices.get(tz).copied().flatten());
+    for (i, s) in slices.iter().enumerate().skip(tz + 1) {
+        if (c >> i) & 1 == 1 {
+            and(r, *s, tmp);
+        } else {
+            or(r, *s);
+        }
+    }
+}
+
+/// r = {code == c} within one chunk.
+pub(super) fn eq_chunk(c: u32, ebm: Option<&Container>, slices: &[Option<&Container>], r: &mut Words, tmp: &mut Words) {
+    load(r, ebm);
+    for (i, s) in slices.iter().enumerate() {
+        let nonempty = if (c >> i) & 1 == 1 { and(r, *s, tmp) } else { andnot(r, *s) };
+        if !nonempty {
+            break;
+        }
+    }
+}
+
+/// Scratch buffers for evaluating a predicate on one chunk.
+pub struct ChunkScratch {
+    pub(super) r2: Box<Words>,
+    pub(super) tmp: Box<Words>,
+}
+
+impl ChunkScratch {
+    pub fn new() -> Self {
+        ChunkScratch { r2: Box::new([0u64; WORDS]), tmp: Box::new([0u64; WORDS]) }
+    }
+}
+
+impl Default for ChunkScratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A predicate of one numeric column evaluated one chunk at a time, chunks in
+/// ascending key order (each slice keeps a cursor). The fused query executor
+/// combines it with other operands chunk by chunk.
+pub struct PredicateChunks<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) plan: Plan,
+    pub(super) ebm_cursor: usize,
+    pub(super) cursors: Vec<usize>,
+    pub(super) current: Vec<Option<&'a Container>>,
+}
+
+impl<'a> PredicateChunks<'a> {
+    pub(super) fn new(inner: &'a Inner, plan: Plan) -> Self {
+        let k = inner.slices.len();
+        PredicateChunks { inner, plan, ebm_cursor: 0, cursors: vec![0; k], current: vec![None; k] }
+    }
+
+    /// r = the users of chunk `key` that satisfy the predicate; false if none.
+    pub fn eval(&mut self, key: u16, r: &mut Words, scratch: &mut ChunkScratch) -> bool {
+        let ec = &self.inner.ebm_chunks;
+        while self.ebm_cursor < ec.keys.len() && ec.keys[self.ebm_cursor] < key {
+            self.ebm_cursor += 1;
+        }
+        let e = match ec.keys.get(self.ebm_cursor) {
+            Some(&k) if k == key => ec.conts.get(self.ebm_cursor),
+            _ => None,
+        };
+        if e.is_none() || matches!(self.plan, Plan::Empty) {
+            r.fill(0);
+            return false;
+        }
+        for ((s, pos), slot) in self.inner.slices.iter().zip(&mut self.cursors).zip(&mut self.current) {
+            while *pos < s.keys.len() && s.keys[*pos] < key {
+                *pos += 1;
+            }
+            *slot = (s.keys.get(*pos) == Some(&key)).then(|| &s.conts[*pos]);
+        }
+        let (cur, r2, tmp) = (&self.current, &mut scratch.r2, &mut scratch.tmp);
+        match self.plan {
+            Plan::Empty => {}
+            Plan::All => load(r, e),
+            Plan::Ge(c) => ge_chunk(c, cur, r, tmp),
+            Plan::Lt(c) => {
+                ge_chunk(c, cur, r2, tmp);
+                load(r, e);
+                andnot_words(r, r2);
+            }
+            Plan::Between(lo, hi) => {
+                ge_chunk(lo, cur, r, tmp);
+                ge_chunk(hi, cur, r2, tmp);
+                andnot_words(r, r2);
+            }
+            Plan::Eq(c) => eq_chunk(c, e, cur, r, tmp),
+            Plan::Ne(c) => {
+                eq_chunk(c, e, cur, r2, tmp);
+                load(r, e);
+                andnot_words(r, r2);
+            }
+        }
+        !words::is_empty(r)
+    }
+}
+
+impl Inner {
+    pub(super) fn plan_range(&self, lo: usize, hi: usize) -> Plan {
+        let d = self.values.len();
+        let hi = hi.min(d);
+        if lo >= hi {
+            Plan::Empty
+        } else if lo == 0 && hi == d {
+            Plan::All
+        } else if hi == lo + 1 {
+            Plan::Eq(lo as u32)
+        } else if lo == 0 {
+            Plan::Lt(hi as u32)
+        } else if hi == d {
+            Plan::Ge(lo as u32)
+        } else {
+            Plan::Between(lo as u32, hi as u32)
+        }
+    }
+
+    pub(super) fn execute(&self, plan: Plan) -> Bitmap {
+        match plan {
+            Plan::Empty => return Bitmap::new(),
+            Plan::All => return self.ebm.clone(),
+            _ => {}
+        }
+        let mut chunks = PredicateChunks::new(self, plan);
+        let mut r = Box::new([0u64; WORDS]);
+        let mut scratch = ChunkScratch::new();
+        let mut out = Output::new(self.ebm_chunks.keys.len(), 2 * self.codes.len);
+        for &key in &self.ebm_chunks.keys {
+            if chunks.eval(key, &mut r, &mut scratch) {
+                out.push(key, &r);
+            }
+        }
+        out.finish()
+    }
+
+    /// Calls `f` with blocks of the codes of the users of `audience ∩ non_null`, in ascending
+    /// id order.
+    pub(super) fn for_each_code_block(&self, audience: Option<&Bitmap>, mut f: impl FnMut(&[u32])) {
+        let m = match audience {
+            None => return self.codes.for_each_block(f),
+            Some(a) => a.and(&self.ebm),
+        };
+        if m.cardinality() == self.codes.len as u64 {
+            return self.codes.for_each_block(f);
+        }
+        // Rank of a user among the non-null users = index of its code. Per chunk: expand the
+        // EBM container to words plus per-word prefix counts, then each rank is O(1).
+        let ec = &self.ebm_chunks;
+        let mut words = Box::new([0u64; WORDS]);
+        let mut prefix = vec![0u32; WORDS];
+        let mut cur_key: Option<u32> = None;
+        let mut base = 0u64;
+        let mut valid_chunk = false;
+        let mut ids = vec![0u32; BLOCK];
+        let mut codes = Vec::with_capacity(BLOCK);
+        let mut it = m.iter();
+        loop {
+            let n = it.next_many(&mut ids);
+            if n == 0 {
+                break;
+            }
+            codes.clear();
+            for &u in &ids[..n] {
+                let key = u >> 16;
+                if cur_key != Some(key) {
+                    cur_key = Some(key);
+                    valid_chunk = false;
+                    if let Some(j) = ec.find(key as u16) {
+                        load(&mut words, ec.conts.get(j));
+                        let mut acc = 0u32;
+                        for (p, w) in prefix.iter_mut().zip(words.iter()) {
+                            *p = acc;
+                            acc += w.count_ones();
+                        }
+                        base = ec.cum.get(j).copied().unwrap_or(0);
+                        valid_chunk = true;
+                    }
+                }
+                if valid_chunk {
+                    let low = u & 0xFFFF;
+                    let w = (low >> 6) as usize;
+                    let below = words[w] & ((1u64 << (low & 63)) - 1);
+                    let rank = base + (prefix[w] + below.count_ones()) as u64;
+                    codes.push(self.codes.get(rank as usize));
+                }
+            }
+            f(&codes);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Building an index from (user, value) rows, and updating one.
+
+use super::*;
+
+/// Validated input: `set` sorted by user with order-preserving keys; `cleared` = users given
+/// null (sorted). No user appears twice across both.
+pub(super) struct Input {
+    pub(super) set: Vec<(u32, u64)>,
+    pub(super) cleared: Vec<u32>,
+}
+
+pub(super) fn collect_input(
+    users: &[u32],
+    n_values: usize,
+    valid: Option<&[bool]>,
+    key_of: impl Fn(usize) -> Result<Option<u64>, String>,
+) -> Result<Input, String> {
+    if n_values != users.len() {
+        return Err(format!("{} users but {} values", users.len(), n_values));
+    }
+    if let Some(v) = valid {
+        if v.len() != users.len() {
+            return Err(format!("{} users but {} validity flags", users.len(), v.len()));
+        }
+    }
+    let mut set = Vec::with_capacity(users.len());
+    let mut cleared = Vec::new();
+    for (i, &u) in users.iter().enumerate() {
+        let key = if valid.is_none_or(|v| v[i]) { key_of(i).map_err(|e| format!("user {u}: {e}"))? } else { None };
+        match key {
+            Some(k) => set.push((u, k)),
+            None => cleared.push(u),
+        }
+    }
+    if !set.windows(2).all(|p| p[0].0 < p[1].0) {
+        set.par_sort_unstable_by_key(|p| p.0);
+    }
+    cleared.sort_unstable();
+    let dup = |u: u32| Err(format!("user {u} appears more than once"));
+    if let Some(p) = set.windows(2).find(|p| p[0].0 == p[1].0) {
+        return dup(p[0].0);
+    }
+    if let Some(p) = cleared.windows(2).find(|p| p[0] == p[1]) {
+        return dup(p[0]);
+    }
+    for &u in &cleared {
+        if set.binary_search_by_key(&u, |p| p.0).is_ok() {
+            return dup(u);
+        }
+    }
+    Ok(Input { set, cleared })
+}
+
+pub(super) fn int_keys(values: &[i64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>, String> + '_ {
+    move |i| {
+        let v = values[i];
+        match domain {
+            Domain::Int => Ok(Some(int_key(v))),
+            Domain::Float => {
+                let f = v as f64;
+                if f as i128 == v as i128 {
+                    Ok(Some(float_key(norm_zero(f))))
+                } else {
+                    Err(format!("integer {v} is not exactly representable in a float column"))
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn float_keys(values: &[f64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>, String> + '_ {
+    move |i| {
+        let v = values[i];
+        if v.is_nan() {
+            return Ok(None);
+        }
+        match domain {
+            Domain::Float => Ok(Some(float_key(norm_zero(v)))),
+            Domain::Int => {
+                const TWO63: f64 = 9_223_372_036_854_775_808.0;
+                if v.fract() == 0.0 && (-TWO63..TWO63).contains(&v) {
+                    Ok(Some(int_key(v as i64)))
+                } else {
+                    Err(format!("float {v} is not an integer value for an int column"))
+                }
+            }
+        }
+    }
+}
+
+/// Value spans up to this use a direct rank table instead of sorting.
+pub(super) const RANK_TABLE_MAX: u64 = 1 << 22;
+
+/// Code (rank among the distinct keys) of every key, and the sorted distinct keys.
+pub(super) fn rank_codes(pairs: &[(u32, u64)]) -> (Vec<u32>, Vec<u64>) {
+    let keys = || pairs.par_iter().map(|p| p.1);
+    let (Some(mn), Some(mx)) = (keys().min(), keys().max()) else {
+        return (Vec::new(), Vec::new());
+    };
+    if mx - mn < RANK_TABLE_MAX {
+        // Small span (ages, day counts, small counters): presence table -> ranks, O(N + span).
+        let span = (mx - mn + 1) as usize;
+        let mut rank = vec![0u32; span];
+        for p in pairs {
+            rank[(p.1 - mn) as usize] = 1;
+        }
+        let mut dkeys = Vec::new();
+        for (i, r) in rank.iter_mut().enumerate() {
+            if *r != 0 {
+                *r = dkeys.len() as u32;
+                dkeys.push(mn + i as u64);
+            }
+        }
+        let codes = keys().map(|k| rank[(k - mn) as usize]).collect();
+        return (codes, dkeys);
+    }
+    // General case: one (key, position) sort yields the distinct keys and every code.
+    let mut order: Vec<(u64, u32)> = keys().enumerate().map(|(i, k)| (k, i as u32)).collect();
+    order.par_sort_unstable();
+    let mut codes = vec![0u32; pairs.len()];
+    let mut dkeys: Vec<u64> = Vec::new();
+    for &(k, i) in &order {
+        if dkeys.last() != Some(&k) {
+            dkeys.push(k);
+        }
+        codes[i as usize] = (dkeys.len() - 1) as u32;
+    }
+    (codes, dkeys)
+}
+
+impl Inner {
+    /// Builds the index from (user, order-preserving key) pairs sorted strictly by user.
+    pub(super) fn build(domain: Domain, pairs: &[(u32, u64)]) -> Inner {
+        let (codes, dkeys) = rank_codes(pairs);
+        let bits = bits_for(dkeys.len());
+        let values = Distinct::from_keys(domain, &dkeys);
+
+        // Per 2^16-id chunk (independent, so in parallel): the EBM container and one
+        // container per slice.
+        type ChunkParts = (u16, Option<Container>, Vec<Option<Container>>);
+        let per_chunk: Vec<ChunkParts> = segments(pairs, |p| p.0)
+            .into_par_iter()
+            .map(|(key, a, b)| {
+                let lows: Vec<u16> = pairs[a..b].iter().map(|p| p.0 as u16).collect();
+                let chunk_codes = &codes[a..b];
+                let mut words = Box::new([0u64; WORDS]);
+                let mut scratch = Vec::new();
+                let slices = (0..bits)
+                    .map(|i| {
+                        // Branch-free scatter into words (the bit is a coin flip: a
+                        // push-if-set loop mispredicted half the time).
+                        words.fill(0);
+                        for (&lo, &c) in lows.iter().zip(chunk_codes) {
+                            words[(lo >> 6) as usize] |= (((c >> i) & 1) as u64) << (lo & 63);
+                        }
+                        Container::from_words(&words, &mut scratch)
+                    })
+                    .collect();
+                (key, Container::from_sorted(&lows), slices)
+            })
+            .collect();
+        let mut ebm_chunks = Chunks::default();
+        let mut slices = vec![Chunks::default(); bits as usize];
+        for (key, ebm_c, slice_cs) in per_chunk {
+            if let Some(c) = ebm_c {
+                ebm_chunks.push(key, c);
+            }
+            for (s, c) in slices.iter_mut().zip(slice_cs) {
+                if let Some(c) = c {
+                    s.push(key, c);
+                }
+            }
+        }
+        let codes = Packed::from_codes(&codes, bits);
+        let ebm = ebm_chunks.to_bitmap();
+        Inner { values, bits, codes, ebm, ebm_chunks, slices }
+    }
+
+    /// (users ascending, keys) of the current non-null values.
+    pub(super) fn pairs(&self) -> Vec<(u32, u64)> {
+        self.ebm.iter().enumerate().map(|(i, u)| (u, self.values.key_at(self.codes.get(i) as usize))).collect()
+    }
+}
