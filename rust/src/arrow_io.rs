@@ -55,7 +55,7 @@ fn with_known_users(store: &Store, users: &[ArrayRef], column: &str) -> Result<(
 /// A numeric attribute from (user, value) rows.
 fn numeric_attribute(users: &[u32], values: &[ArrayRef], column: &str) -> Result<Numeric> {
     let (logical, values, valid) = ingest::numeric_values(values, column)?;
-    let column_of = |e: String| Error::invalid(format!("attribute '{column}': {e}"));
+    let column_of = |e: Error| e.context(&format!("attribute '{column}'"));
     let column = match values {
         ingest::NumericValues::Int(v) => NumericColumn::from_ints(users, &v, valid.as_deref()),
         ingest::NumericValues::Float(v) => NumericColumn::from_floats(users, &v, valid.as_deref()),
@@ -74,7 +74,7 @@ fn numeric_updated(current: &Numeric, users: &[u32], values: &[ArrayRef], column
             logical.name()
         )));
     }
-    let column_of = |e: String| Error::invalid(format!("attribute '{column}': {e}"));
+    let column_of = |e: Error| e.context(&format!("attribute '{column}'"));
     let column = match values {
         ingest::NumericValues::Int(v) => current.column.updated_ints(users, &v, valid.as_deref()),
         ingest::NumericValues::Float(v) => current.column.updated_floats(users, &v, valid.as_deref()),

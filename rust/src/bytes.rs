@@ -37,6 +37,10 @@ impl<'a> Reader<'a> {
         Ok(self.array::<1>()?[0])
     }
 
+    pub fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
     pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
@@ -54,6 +58,20 @@ impl<'a> Reader<'a> {
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec())
             .map_err(|_| Error::format(format!("{}: a name is not valid UTF-8", self.what)))
+    }
+
+    /// A u64 count of items of `unit` bytes each, which must fit in what is left.
+    pub fn count(&mut self, unit: usize) -> Result<usize> {
+        let n = self.u64()?;
+        if n.checked_mul(unit as u64).is_none_or(|bytes| bytes > self.remaining() as u64) {
+            return Err(Error::format(format!("{}: a length field exceeds the input", self.what)));
+        }
+        Ok(n as usize)
+    }
+
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.position
     }
 
     pub fn remaining(&self) -> usize {

@@ -70,6 +70,18 @@ impl Error {
     pub fn format(message: impl Into<String>) -> Self {
         Error::StoreFormat(message.into())
     }
+
+    /// The same error with `what` it concerns put before its message
+    /// (`"attribute 'age': ..."`); errors whose message is built from fields
+    /// (unknown names, syntax, I/O) are returned as they are.
+    pub fn context(self, what: &str) -> Self {
+        match self {
+            Error::Type(m) => Error::Type(format!("{what}: {m}")),
+            Error::InvalidInput(m) => Error::InvalidInput(format!("{what}: {m}")),
+            Error::StoreFormat(m) => Error::StoreFormat(format!("{what}: {m}")),
+            other => other,
+        }
+    }
 }
 
 impl From<std::io::Error> for Error {

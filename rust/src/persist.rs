@@ -357,7 +357,6 @@ fn parse_numeric(payload: &[u8], name: &str) -> Result<Numeric> {
     let ticks = reader.u64()? as i64;
     let logical =
         Logical::from_code(code, ticks).ok_or_else(|| Error::format(format!("{what}: unknown value type {code}")))?;
-    let column = NumericColumn::from_bytes(reader.take(reader.remaining())?)
-        .map_err(|e| Error::format(format!("{what}: {e}")))?;
+    let column = NumericColumn::from_bytes(reader.take(reader.remaining())?).map_err(|e| e.context(&what))?;
     Ok(Numeric { column, logical })
 }

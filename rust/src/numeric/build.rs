@@ -13,20 +13,21 @@ pub(super) fn collect_input(
     users: &[u32],
     n_values: usize,
     valid: Option<&[bool]>,
-    key_of: impl Fn(usize) -> Result<Option<u64>, String>,
-) -> Result<Input, String> {
+    key_of: impl Fn(usize) -> Result<Option<u64>>,
+) -> Result<Input> {
     if n_values != users.len() {
-        return Err(format!("{} users but {} values", users.len(), n_values));
+        return Err(Error::invalid(format!("{} users but {} values", users.len(), n_values)));
     }
     if let Some(v) = valid {
         if v.len() != users.len() {
-            return Err(format!("{} users but {} validity flags", users.len(), v.len()));
+            return Err(Error::invalid(format!("{} users but {} validity flags", users.len(), v.len())));
         }
     }
     let mut set = Vec::with_capacity(users.len());
     let mut cleared = Vec::new();
     for (i, &u) in users.iter().enumerate() {
-        let key = if valid.is_none_or(|v| v[i]) { key_of(i).map_err(|e| format!("user {u}: {e}"))? } else { None };
+        let key =
+            if valid.is_none_or(|v| v[i]) { key_of(i).map_err(|e| e.context(&format!("user {u}")))? } else { None };
         match key {
             Some(k) => set.push((u, k)),
             None => cleared.push(u),
@@ -36,7 +37,7 @@ pub(super) fn collect_input(
         set.par_sort_unstable_by_key(|p| p.0);
     }
     cleared.sort_unstable();
-    let dup = |u: u32| Err(format!("user {u} appears more than once"));
+    let dup = |u: u32| Err(Error::invalid(format!("user {u} appears more than once")));
     if let Some(p) = set.windows(2).find(|p| p[0].0 == p[1].0) {
         return dup(p[0].0);
     }
@@ -51,7 +52,7 @@ pub(super) fn collect_input(
     Ok(Input { set, cleared })
 }
 
-pub(super) fn int_keys(values: &[i64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>, String> + '_ {
+pub(super) fn int_keys(values: &[i64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>> + '_ {
     move |i| {
         let v = values[i];
         match domain {
@@ -61,14 +62,14 @@ pub(super) fn int_keys(values: &[i64], domain: Domain) -> impl Fn(usize) -> Resu
                 if f as i128 == v as i128 {
                     Ok(Some(float_key(norm_zero(f))))
                 } else {
-                    Err(format!("integer {v} is not exactly representable in a float column"))
+                    Err(Error::invalid(format!("integer {v} is not exactly representable in a float column")))
                 }
             }
         }
     }
 }
 
-pub(super) fn float_keys(values: &[f64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>, String> + '_ {
+pub(super) fn float_keys(values: &[f64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>> + '_ {
     move |i| {
         let v = values[i];
         if v.is_nan() {
@@ -81,7 +82,7 @@ pub(super) fn float_keys(values: &[f64], domain: Domain) -> impl Fn(usize) -> Re
                 if v.fract() == 0.0 && (-TWO63..TWO63).contains(&v) {
                     Ok(Some(int_key(v as i64)))
                 } else {
-                    Err(format!("float {v} is not an integer value for an int column"))
+                    Err(Error::invalid(format!("float {v} is not an integer value for an int column")))
                 }
             }
         }

@@ -258,8 +258,8 @@ impl Chunks {
     }
 
     /// Strict parser of the portable format: every invariant the evaluator relies on is checked.
-    pub(super) fn parse_portable(buf: &[u8]) -> Result<Chunks, String> {
-        let mut r = Reader::new(buf);
+    pub(super) fn parse_portable(buf: &[u8]) -> Result<Chunks> {
+        let mut r = Reader::new(buf, "numeric index bitmap");
         let cookie = r.u32()?;
         let (n, run_flags) = if cookie & 0xFFFF == COOKIE_RUN {
             let n = (cookie >> 16) as usize + 1;
@@ -267,11 +267,11 @@ impl Chunks {
         } else if cookie == COOKIE_NO_RUN {
             let n = r.u32()? as usize;
             if n > 1 << 16 {
-                return Err(format!("bitmap: {n} containers"));
+                return Err(Error::format(format!("bitmap: {n} containers")));
             }
             (n, None)
         } else {
-            return Err("bitmap: bad cookie".into());
+            return Err(Error::format("bitmap: bad cookie"));
         };
         let header = r.take(4 * n)?;
         let offsets = if run_flags.is_none() || n >= NO_OFFSET_THRESHOLD { Some(r.take(4 * n)?) } else { None };
@@ -280,12 +280,12 @@ impl Chunks {
             let key = u16::from_le_bytes([header[4 * i], header[4 * i + 1]]);
             let card = u16::from_le_bytes([header[4 * i + 2], header[4 * i + 3]]) as usize + 1;
             if out.keys.last().is_some_and(|&k| k >= key) {
-                return Err("bitmap: keys not increasing".into());
+                return Err(Error::format("bitmap: keys not increasing"));
             }
             if let Some(off) = offsets {
                 let o = u32::from_le_bytes([off[4 * i], off[4 * i + 1], off[4 * i + 2], off[4 * i + 3]]);
-                if o as usize != r.pos {
-                    return Err("bitmap: bad container offset".into());
+                if o as usize != r.position() {
+                    return Err(Error::format("bitmap: bad container offset"));
                 }
             }
             let is_run = run_flags.is_some_and(|f| f[i / 8] >> (i % 8) & 1 == 1);
@@ -297,22 +297,22 @@ impl Chunks {
                 for p in raw.chunks_exact(4) {
                     let s = u16::from_le_bytes([p[0], p[1]]);
                     let len = u16::from_le_bytes([p[2], p[3]]);
-                    let e = s.checked_add(len).ok_or_else(|| "bitmap: run past chunk end".to_string())?;
+                    let e = s.checked_add(len).ok_or_else(|| Error::format("bitmap: run past chunk end"))?;
                     if runs.last().is_some_and(|&(_, pe): &(u16, u16)| s <= pe) {
-                        return Err("bitmap: runs overlap or unsorted".into());
+                        return Err(Error::format("bitmap: runs overlap or unsorted"));
                     }
                     total += len as usize + 1;
                     runs.push((s, e));
                 }
                 if runs.is_empty() || total != card {
-                    return Err("bitmap: run cardinality mismatch".into());
+                    return Err(Error::format("bitmap: run cardinality mismatch"));
                 }
                 Container::Run(runs)
             } else if card <= ARRAY_MAX {
                 let raw = r.take(2 * card)?;
                 let a: Vec<u16> = raw.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
                 if a.windows(2).any(|p| p[0] >= p[1]) {
-                    return Err("bitmap: array not strictly increasing".into());
+                    return Err(Error::format("bitmap: array not strictly increasing"));
                 }
                 Container::Array(a)
             } else {
@@ -322,14 +322,14 @@ impl Chunks {
                     *x = le_u64(p);
                 }
                 if popcount(&w) as usize != card {
-                    return Err("bitmap: bitset cardinality mismatch".into());
+                    return Err(Error::format("bitmap: bitset cardinality mismatch"));
                 }
                 Container::Bitset(w)
             };
             out.push(key, c);
         }
-        if r.pos != buf.len() {
-            return Err("bitmap: trailing bytes".into());
+        if r.position() != buf.len() {
+            return Err(Error::format("bitmap: trailing bytes"));
         }
         Ok(out)
     }

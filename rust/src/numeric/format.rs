@@ -1,5 +1,5 @@
-//! The bytes of a saved numeric index: a bounds-checked reader and the
-//! corruption check over them.
+//! The bytes of a saved numeric index: little-endian words and the corruption
+//! check over them (reading goes through `crate::bytes::Reader`).
 
 pub(super) fn le_u64(p: &[u8]) -> u64 {
     let mut a = [0u8; 8];
@@ -7,53 +7,6 @@ pub(super) fn le_u64(p: &[u8]) -> u64 {
         *d = *s;
     }
     u64::from_le_bytes(a)
-}
-
-pub(super) struct Reader<'a> {
-    pub(super) buf: &'a [u8],
-    pub(super) pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub(super) fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end =
-            self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| "truncated input".to_string())?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    pub(super) fn u8(&mut self) -> Result<u8, String> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub(super) fn u16(&mut self) -> Result<u16, String> {
-        let p = self.take(2)?;
-        Ok(u16::from_le_bytes([p[0], p[1]]))
-    }
-
-    pub(super) fn u32(&mut self) -> Result<u32, String> {
-        let p = self.take(4)?;
-        Ok(u32::from_le_bytes([p[0], p[1], p[2], p[3]]))
-    }
-
-    pub(super) fn u64(&mut self) -> Result<u64, String> {
-        Ok(le_u64(self.take(8)?))
-    }
-
-    /// A length that must fit in the remaining input given `unit` bytes per item.
-    pub(super) fn len(&mut self, unit: usize) -> Result<usize, String> {
-        let n = self.u64()?;
-        let remaining = (self.buf.len() - self.pos) as u64;
-        if n.checked_mul(unit as u64).is_none_or(|b| b > remaining) {
-            return Err("length field exceeds input".into());
-        }
-        Ok(n as usize)
-    }
 }
 
 /// 4-lane multiply-rotate hash. Each step is a bijection of the lane state, so any single

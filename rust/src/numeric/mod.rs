@@ -44,6 +44,8 @@
 //! construction and updates, `bsi` predicate evaluation over the slices, `stats` the
 //! aggregates, `format` the byte reader and checksum of a saved index.
 
+use crate::bytes::Reader;
+use crate::error::{Error, Result};
 use crate::words::{self, andnot_words, popcount, ContainerRef, Words, WORDS};
 use croaring::{Bitmap, Portable};
 use rayon::prelude::*;
@@ -135,13 +137,13 @@ impl NumericColumn {
     }
 
     /// `users[i]` has `values[i]`; a user may appear at most once; `valid[i] == false` means null.
-    pub fn from_ints(users: &[u32], values: &[i64], valid: Option<&[bool]>) -> Result<Self, String> {
+    pub fn from_ints(users: &[u32], values: &[i64], valid: Option<&[bool]>) -> Result<Self> {
         let input = collect_input(users, values.len(), valid, int_keys(values, Domain::Int))?;
         Ok(Self::new(Inner::build(Domain::Int, &input.set)))
     }
 
     /// As `from_ints`; NaN is null, -0.0 is stored as 0.0, ±inf are ordinary values.
-    pub fn from_floats(users: &[u32], values: &[f64], valid: Option<&[bool]>) -> Result<Self, String> {
+    pub fn from_floats(users: &[u32], values: &[f64], valid: Option<&[bool]>) -> Result<Self> {
         let input = collect_input(users, values.len(), valid, float_keys(values, Domain::Float))?;
         Ok(Self::new(Inner::build(Domain::Float, &input.set)))
     }
@@ -149,14 +151,14 @@ impl NumericColumn {
     /// New column where `users` get the given values. A null (invalid flag, NaN) removes the
     /// user's value, and users not listed keep theirs. In a float column each int must be
     /// exactly representable, else this returns Err. The index is rebuilt.
-    pub fn updated_ints(&self, users: &[u32], values: &[i64], valid: Option<&[bool]>) -> Result<Self, String> {
+    pub fn updated_ints(&self, users: &[u32], values: &[i64], valid: Option<&[bool]>) -> Result<Self> {
         let d = self.domain();
         let input = collect_input(users, values.len(), valid, int_keys(values, d))?;
         Ok(self.merged(input))
     }
 
     /// As `updated_ints`; in an int column every float must be an exact integer in i64 range.
-    pub fn updated_floats(&self, users: &[u32], values: &[f64], valid: Option<&[bool]>) -> Result<Self, String> {
+    pub fn updated_floats(&self, users: &[u32], values: &[f64], valid: Option<&[bool]>) -> Result<Self> {
         let d = self.domain();
         let input = collect_input(users, values.len(), valid, float_keys(values, d))?;
         Ok(self.merged(input))
@@ -415,90 +417,90 @@ impl NumericColumn {
     }
 
     /// Inverse of `to_bytes`. Validates everything and returns Err on malformed input.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() < MAGIC.len() + 8 {
-            return Err("numeric column: truncated input".into());
+            return Err(Error::format("numeric column: truncated input"));
         }
         let (body, tail) = bytes.split_at(bytes.len() - 8);
         if checksum(body) != le_u64(tail) {
-            return Err("numeric column: checksum mismatch (corrupted or truncated)".into());
+            return Err(Error::format("numeric column: checksum mismatch (corrupted or truncated)"));
         }
-        Self::parse_body(body).map_err(|e| format!("numeric column: {e}"))
+        Self::parse_body(body).map_err(|e| e.context("numeric column"))
     }
 
-    fn parse_body(body: &[u8]) -> Result<Self, String> {
-        let mut r = Reader::new(body);
+    fn parse_body(body: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(body, "numeric column");
         if r.take(MAGIC.len())? != MAGIC {
-            return Err("bad magic or version".into());
+            return Err(Error::format("bad magic or version"));
         }
         let domain = match r.u8()? {
             0 => Domain::Int,
             1 => Domain::Float,
-            x => return Err(format!("bad domain {x}")),
+            x => return Err(Error::format(format!("bad domain {x}"))),
         };
         let bits = r.u8()? as u32;
         let count = r.u64()?;
-        let d = r.len(8)?;
+        let d = r.count(8)?;
         let raw = r.take(8 * d)?;
         let values = match domain {
             Domain::Int => {
                 let v: Vec<i64> = raw.chunks_exact(8).map(|p| le_u64(p) as i64).collect();
                 if v.windows(2).any(|p| p[0] >= p[1]) {
-                    return Err("distinct values not strictly increasing".into());
+                    return Err(Error::format("distinct values not strictly increasing"));
                 }
                 Distinct::Int(v)
             }
             Domain::Float => {
                 let v: Vec<f64> = raw.chunks_exact(8).map(|p| f64::from_bits(le_u64(p))).collect();
                 if v.iter().any(|x| x.is_nan() || x.to_bits() == (-0.0f64).to_bits()) {
-                    return Err("NaN or -0.0 among distinct values".into());
+                    return Err(Error::format("NaN or -0.0 among distinct values"));
                 }
                 if v.windows(2).any(|p| p[0] >= p[1]) {
-                    return Err("distinct values not strictly increasing".into());
+                    return Err(Error::format("distinct values not strictly increasing"));
                 }
                 Distinct::Float(v)
             }
         };
         if bits != bits_for(d) {
-            return Err("slice count does not match distinct count".into());
+            return Err(Error::format("slice count does not match distinct count"));
         }
         if (d as u64) > count || (count > 0 && d == 0) || count > 1 << 32 {
-            return Err("distinct count inconsistent with value count".into());
+            return Err(Error::format("distinct count inconsistent with value count"));
         }
-        let n_words = r.len(8)?;
+        let n_words = r.count(8)?;
         if Packed::words_needed(count as usize, bits) != Some(n_words) {
-            return Err("packed code length mismatch".into());
+            return Err(Error::format("packed code length mismatch"));
         }
         let words: Vec<u64> = r.take(8 * n_words)?.chunks_exact(8).map(le_u64).collect();
         let codes = Packed { bits, len: count as usize, words };
         let mut max_code = 0u32;
         codes.for_each_block(|b| max_code = b.iter().fold(max_code, |m, &c| m.max(c)));
         if count > 0 && max_code as usize >= d {
-            return Err("code out of range".into());
+            return Err(Error::format("code out of range"));
         }
-        let mut read_bitmap = |what: &str| -> Result<(Chunks, &[u8]), String> {
-            let len = r.len(1)?;
+        let mut read_bitmap = |what: &str| -> Result<(Chunks, &[u8])> {
+            let len = r.count(1)?;
             let raw = r.take(len)?;
-            let chunks = Chunks::parse_portable(raw).map_err(|e| format!("{what}: {e}"))?;
+            let chunks = Chunks::parse_portable(raw).map_err(|e| e.context(what))?;
             Ok((chunks, raw))
         };
         let (ebm_chunks, ebm_raw) = read_bitmap("existence bitmap")?;
         if ebm_chunks.card() != count {
-            return Err("existence bitmap cardinality mismatch".into());
+            return Err(Error::format("existence bitmap cardinality mismatch"));
         }
         let ebm = Bitmap::try_deserialize::<Portable>(ebm_raw)
             .filter(|b| b.cardinality() == count)
-            .ok_or_else(|| "existence bitmap rejected by croaring".to_string())?;
+            .ok_or_else(|| Error::format("existence bitmap rejected by croaring"))?;
         let mut slices = Vec::with_capacity(bits as usize);
         for i in 0..bits {
             let (s, _) = read_bitmap(&format!("slice {i}"))?;
             if !s.is_subset_of(&ebm_chunks) {
-                return Err(format!("slice {i} not within the existence bitmap"));
+                return Err(Error::format(format!("slice {i} not within the existence bitmap")));
             }
             slices.push(s);
         }
-        if r.pos != body.len() {
-            return Err("trailing bytes".into());
+        if r.position() != body.len() {
+            return Err(Error::format("trailing bytes"));
         }
         Ok(Self::new(Inner { values, bits, codes, ebm, ebm_chunks, slices }))
     }

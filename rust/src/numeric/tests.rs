@@ -522,11 +522,11 @@ fn empty_all_null_and_single_value_columns() {
 #[test]
 fn input_errors() {
     let e = NumericColumn::from_ints(&[1, 2, 1], &[1, 2, 3], None).unwrap_err();
-    assert!(e.contains("user 1"), "{e}");
+    assert!(matches!(e, Error::InvalidInput(_)) && e.to_string().contains("user 1"), "{e}");
     let e = NumericColumn::from_ints(&[4, 2, 4], &[1, 2, 3], Some(&[true, true, false])).unwrap_err();
-    assert!(e.contains("user 4"), "{e}");
+    assert!(matches!(e, Error::InvalidInput(_)) && e.to_string().contains("user 4"), "{e}");
     let e = NumericColumn::from_floats(&[9, 9], &[f64::NAN, f64::NAN], None).unwrap_err();
-    assert!(e.contains("user 9"), "{e}");
+    assert!(matches!(e, Error::InvalidInput(_)) && e.to_string().contains("user 9"), "{e}");
     assert!(NumericColumn::from_ints(&[1, 2], &[1], None).is_err());
     assert!(NumericColumn::from_ints(&[1, 2], &[1, 2], Some(&[true])).is_err());
     let ints = NumericColumn::from_ints(&[1], &[1], None).unwrap();
