@@ -332,3 +332,11 @@ def test_add_rfm_makes_queries_possible() -> None:
     assert champions.ids().tolist() == sorted(expected.tolist())
     assert store.query("rfm.r = 5").ids().tolist() == sorted(frame[frame.r == 5].user_id.tolist())
     assert isinstance(result.to_polars().height, int)
+
+
+def test_rfm_result_is_a_result_table() -> None:
+    result = uoseg.rfm(make_log(6, 300, 50)[["user_id", "ts", "amount"]], as_of=AS_OF)
+    assert repr(result).startswith(f"RfmResult({len(result):,} customers; ")
+    html = result._repr_html_()
+    assert "<table>" in html and "segment" in html
+    assert pa.table(result).num_rows == len(result) == result.num_rows

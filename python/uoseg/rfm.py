@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from . import _core
 from ._arrow import as_table, column
+from ._tables import TableResult
 from .errors import InvalidInputError
 
 __all__ = ["SCHEMES", "RfmResult", "RfmScheme", "rfm"]
@@ -167,34 +168,23 @@ def _cn8(data: dict[str, Any], basis: str) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(names))
 
 
-class RfmResult:
+class RfmResult(TableResult):
     """The RFM table: user id, recency_days, frequency, monetary, r, f, m,
     rfm_code and segment, one row per customer in order of first appearance.
     rfm_code (e.g. "545") and segment are dictionary-encoded strings
     (categoricals in pandas and polars).
 
     It speaks the Arrow PyCapsule interface; ``to_pandas()`` and ``to_polars()``
-    convert it."""
+    convert it, and Jupyter shows its first rows as HTML."""
 
-    __slots__ = ("table", "user")
+    __slots__ = ("user",)
 
     def __init__(self, table: pa.Table, user: str) -> None:
-        self.table = table
+        super().__init__(table)
         self.user = user
 
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        return self.table.__arrow_c_stream__(requested_schema)
-
-    def to_pandas(self) -> Any:
-        return self.table.to_pandas()
-
-    def to_polars(self) -> Any:
-        import polars as pl
-
-        return pl.from_arrow(self.table)
-
-    def __len__(self) -> int:
-        return int(self.table.num_rows)
+    def _title(self) -> str:
+        return f"RfmResult({len(self):,} customers)"
 
     def __repr__(self) -> str:
         counts = self.table.column("segment").value_counts().to_pylist() if len(self) else []
