@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::ids::{IdKind, IdMap};
 pub use crate::logical::Logical;
 use crate::parallel;
+use crate::quantile::MAX_EXACT_INTEGER;
 
 /// Code of a null row in an [`Encoded`] column.
 pub const NULL_CODE: u32 = u32::MAX;
@@ -1135,4 +1136,42 @@ pub fn numeric_values(chunks: &[ArrayRef], column: &str) -> Result<(Logical, Num
     }
     let values = if logical == Logical::Float { NumericValues::Float(floats) } else { NumericValues::Int(ints) };
     Ok((logical, values, any_null.then_some(valid)))
+}
+
+/// Values as f64 with NaN for nulls, for bucketing: integers beyond 2^53,
+/// which have no exact float, are refused naming the position.
+pub fn float_values<'a>(chunks: &'a [ArrayRef], name: &str) -> Result<Cow<'a, [f64]>> {
+    // Fast paths: float64 without nulls is read in place (one chunk, e.g. a
+    // NumPy array) or copied straight from the buffers.
+    if chunks.iter().all(|c| c.data_type() == &DataType::Float64 && c.logical_nulls().is_none()) {
+        if let [only] = chunks {
+            return Ok(Cow::Borrowed(only.as_primitive::<arrow_array::types::Float64Type>().values()));
+        }
+        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
+        for chunk in chunks {
+            out.par_extend(chunk.as_primitive::<arrow_array::types::Float64Type>().values().par_iter().copied());
+        }
+        return Ok(Cow::Owned(out));
+    }
+    let (_, values, valid) = numeric_values(chunks, name)?;
+    let mut out: Vec<f64> = match values {
+        NumericValues::Float(v) => v,
+        NumericValues::Int(v) => {
+            if let Some(i) = v
+                .iter()
+                .enumerate()
+                .position(|(i, x)| x.unsigned_abs() > MAX_EXACT_INTEGER && valid.as_ref().is_none_or(|ok| ok[i]))
+            {
+                return Err(Error::invalid(format!(
+                    "{name}: value {} at position {i} is beyond 2^53 and has no exact float; pandas would round it",
+                    v[i]
+                )));
+            }
+            v.iter().map(|&x| x as f64).collect()
+        }
+    };
+    if let Some(valid) = valid {
+        out.iter_mut().zip(valid).filter(|(_, ok)| !ok).for_each(|(x, _)| *x = f64::NAN);
+    }
+    Ok(Cow::Owned(out))
 }

@@ -1,19 +1,14 @@
 //! Bindings of quantile bucketing (`qcut`, `cut`, `ntile`).
 
-use std::borrow::Cow;
-
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef};
-use arrow_schema::DataType;
+use arrow_array::ArrayRef;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3_arrow::PyChunkedArray;
-use rayon::prelude::*;
 
 use super::released_parallel;
 use crate::error::{Error, Result};
-use crate::ingest::{self, NumericValues};
-use crate::quantile::{self, Duplicates, MAX_EXACT_INTEGER};
+use crate::ingest;
+use crate::quantile::{self, Duplicates};
 use crate::rank::Ties;
 
 fn duplicates(mode: &str) -> Result<Duplicates> {
@@ -30,43 +25,6 @@ pub(super) fn ties(mode: &str) -> Result<Ties> {
         "min" => Ok(Ties::Min),
         other => Err(Error::invalid(format!("ties must be \"first\" or \"min\", got {other:?}"))),
     }
-}
-
-/// Values as f64 with NaN for nulls; integers beyond 2^53 cannot be bucketed exactly.
-fn float_values<'a>(chunks: &'a [ArrayRef], name: &str) -> Result<Cow<'a, [f64]>> {
-    // Fast paths: float64 without nulls is read in place (one chunk, e.g. a
-    // NumPy array) or copied straight from the buffers.
-    if chunks.iter().all(|c| c.data_type() == &DataType::Float64 && c.logical_nulls().is_none()) {
-        if let [only] = chunks {
-            return Ok(Cow::Borrowed(only.as_primitive::<arrow_array::types::Float64Type>().values()));
-        }
-        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.len()).sum());
-        for chunk in chunks {
-            out.par_extend(chunk.as_primitive::<arrow_array::types::Float64Type>().values().par_iter().copied());
-        }
-        return Ok(Cow::Owned(out));
-    }
-    let (_, values, valid) = ingest::numeric_values(chunks, name)?;
-    let mut out: Vec<f64> = match values {
-        NumericValues::Float(v) => v,
-        NumericValues::Int(v) => {
-            if let Some(i) = v
-                .iter()
-                .enumerate()
-                .position(|(i, x)| x.unsigned_abs() > MAX_EXACT_INTEGER && valid.as_ref().is_none_or(|ok| ok[i]))
-            {
-                return Err(Error::invalid(format!(
-                    "{name}: value {} at position {i} is beyond 2^53 and has no exact float; pandas would round it",
-                    v[i]
-                )));
-            }
-            v.iter().map(|&x| x as f64).collect()
-        }
-    };
-    if let Some(valid) = valid {
-        out.iter_mut().zip(valid).filter(|(_, ok)| !ok).for_each(|(x, _)| *x = f64::NAN);
-    }
-    Ok(Cow::Owned(out))
 }
 
 pub(super) fn chunks(array: PyChunkedArray) -> Vec<ArrayRef> {
@@ -94,7 +52,7 @@ fn binned<'py>(
     bucket: impl FnOnce(&[f64]) -> Result<quantile::Binned> + Send,
 ) -> PyResult<Coded<'py>> {
     let values = chunks(values);
-    let binned = released_parallel(py, || bucket(&float_values(&values, "x")?))?;
+    let binned = released_parallel(py, || bucket(&ingest::float_values(&values, "x")?))?;
     Ok((PyArray1::from_vec(py, binned.codes), PyArray1::from_vec(py, binned.edges)))
 }
 
@@ -122,6 +80,6 @@ pub fn ntile<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let values = chunks(values);
     let how = ties(ties_mode)?;
-    let codes = released_parallel(py, || crate::rank::ntile(&float_values(&values, "x")?, q, how))?;
+    let codes = released_parallel(py, || crate::rank::ntile(&ingest::float_values(&values, "x")?, q, how))?;
     Ok(PyArray1::from_vec(py, codes))
 }

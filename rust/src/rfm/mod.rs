@@ -11,7 +11,9 @@ use rustc_hash::FxHashMap;
 use crate::error::{Error, Result};
 use crate::rank::{ntile_bytes, Ties};
 
+mod columns;
 mod totals;
+pub use columns::{score_columns, CustomerIds, Labels, Scored};
 use totals::{Cents, Compensated, Narrow, Tally, Wide};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
