@@ -158,3 +158,30 @@ def test_killed_save_leaves_the_previous_file(tmp_path: Path) -> None:
     leftovers = [p for p in os.listdir(tmp_path) if p != "s.uoseg"]
     # A killed writer may leave its temporary file, never a damaged target.
     assert all(p.startswith(".s.uoseg.tmp-") for p in leftovers)
+
+
+def test_store_file_from_the_first_format_still_loads() -> None:
+    """``tests/data/store_v1.uoseg`` was saved before the numeric sections changed
+    layout (see ``tests/data/make_store_v1.py``); it must load to the same store."""
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    try:
+        from make_store_v1 import fixture_store
+    finally:
+        sys.path.pop(0)
+    old = uoseg.TagStore.load(Path(__file__).parent / "data" / "store_v1.uoseg")
+    new = fixture_store()
+    assert old.tags() == new.tags() and old.attributes() == new.attributes()
+    assert len(old) == len(new) == 2_721
+    assert old.id_kind == new.id_kind == "string"
+    assert old.segments() == new.segments()
+    assert old.attribute_values("city") == new.attribute_values("city")
+    for name in old.tags():
+        assert old.tag(name).ids().tolist() == new.tag(name).ids().tolist()
+    for column in ("age", "score"):
+        assert old.values(column).tolist() == new.values(column).tolist()
+        assert old.stats(column) == new.stats(column)
+    queries = ["vip AND age BETWEEN 20 AND 30", "@vip_sh", "score > 100", "age IS NULL"]
+    queries.append("NOT churned")
+    for query in queries:
+        assert old.query(query).ids().tolist() == new.query(query).ids().tolist(), query
+    assert old.count("score > 100 AND age < 30") > 0
