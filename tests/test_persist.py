@@ -185,3 +185,16 @@ def test_store_file_from_the_first_format_still_loads() -> None:
     for query in queries:
         assert old.query(query).ids().tolist() == new.query(query).ids().tolist(), query
     assert old.count("score > 100 AND age < 30") > 0
+
+
+def test_any_flipped_byte_of_a_numeric_section_is_refused() -> None:
+    """Numeric columns carry no checksum of their own: the section CRC32 catches damage."""
+    store = uoseg.TagStore()
+    store.add_numeric("age", np.arange(0, 300_000, 7, dtype=np.uint32), np.arange(42_858) % 90)
+    data = store.to_bytes()
+    rng = np.random.default_rng(11)
+    for position in rng.integers(16, len(data), 200):
+        damaged = bytearray(data)
+        damaged[position] ^= 1 << int(rng.integers(8))
+        with pytest.raises(uoseg.StoreFormatError):
+            uoseg.TagStore.from_bytes(bytes(damaged))

@@ -6,35 +6,20 @@
 //! container); sparse groups are sorted instead. This is the point of uoseg's build
 //! speed: it avoids both per-row hashing into bitmaps and a global sort.
 //!
-//! We write the Roaring containers ourselves, as the portable serialization
-//! (<https://github.com/RoaringBitmap/RoaringFormatSpec>), and hand the bytes to
-//! CRoaring in one call: a block of more than 4,096 ids is a bitset container, and
-//! then the scratch words *are* the container; a smaller one is its sorted `u16`
-//! values. Feeding the ids through `Bitmap::add_many` instead costs a lookup and a
-//! container insert per id: building W1's 200 tags at 10 M users from grouped ids
-//! takes 420 ms on one core that way and 135 ms this way.
+//! Each block of 65,536 ids goes to the portable writer of `roaring` as
+//! whichever container is smallest (the choice `Bitmap::run_optimize` makes), so
+//! the bitmaps come out run-optimised without CRoaring reading every container
+//! again afterwards (that pass took ~30 ms of CPU for W1 at 10 M users).
 
 use std::mem::MaybeUninit;
 use std::sync::{Mutex, PoisonError};
 
-use croaring::bitmap::Deserializer;
-use croaring::{Bitmap, Portable};
+use croaring::Bitmap;
 use rayon::prelude::*;
 
 use crate::ingest::{GroupCodes, GroupRepr, NARROW_NULL};
 use crate::parallel::{self, SharedMut};
-
-/// Ids in one Roaring container (the low 16 bits of an id).
-const BLOCK_IDS: usize = 1 << 16;
-/// Words of a bitset container.
-const BLOCK_WORDS: usize = BLOCK_IDS / 64;
-/// Above this many ids, a container is a bitset; at or below, a sorted array.
-const MAX_ARRAY: usize = 4096;
-/// Portable-format cookie of the layout that allows run containers (in its low 16
-/// bits; the high 16 hold the container count - 1).
-const COOKIE_RUNS: u32 = 12347;
-/// In that layout, container offsets are written from this many containers on.
-const NO_OFFSET_THRESHOLD: usize = 4;
+use crate::roaring::{Writer, ARRAY_MAX, CHUNK_IDS, WORDS};
 
 /// One bitmap per code in `0..n_codes`, run-optimised; rows whose code is
 /// `NULL_CODE` (or any code `>= n_codes`) are skipped.
@@ -193,25 +178,13 @@ fn build_groups(grouped: &[u32], bounds: &[usize], max_id: u32) -> Vec<Bitmap> {
 struct Scratch {
     /// A bitset over `0..=max_id`, all zero between uses.
     words: Vec<u64>,
-    /// The portable serialization being written.
-    bytes: Vec<u8>,
     /// Sorted ids (sparse groups).
     sorted: Vec<u32>,
-    /// The low 16 bits of an array container's ids, with room for [`extract`].
+    /// The low 16 bits of an array container's ids.
     values: Vec<u16>,
-    /// The non-empty containers, in key order.
-    containers: Vec<Container>,
-}
-
-/// One container of the serialization being written.
-#[derive(Clone, Copy)]
-struct Container {
-    key: u16,
-    card: u32,
-    /// Where its data starts in the serialization.
-    offset: u32,
-    /// Written as a run container.
-    run: bool,
+    /// Cardinality of each block of `words`.
+    cards: Vec<u32>,
+    writer: Writer,
 }
 
 impl Scratch {
@@ -238,38 +211,29 @@ impl Scratch {
     fn bitmap_any(&mut self, ids: &[u32], max_id: u32) -> Bitmap {
         let blocks = (max_id as usize >> 16) + 1;
         // Sparse groups: sorting is cheaper than sweeping the whole scratch bitset.
-        if ids.len() < blocks * BLOCK_WORDS / 4 {
+        if ids.len() < blocks * WORDS / 4 {
             return self.sparse(ids);
         }
         let words = &mut self.words;
-        if words.len() < blocks * BLOCK_WORDS {
-            words.resize(blocks * BLOCK_WORDS, 0);
+        if words.len() < blocks * WORDS {
+            words.resize(blocks * WORDS, 0);
         }
-        let words = &mut words[..blocks * BLOCK_WORDS];
+        let words = &mut words[..blocks * WORDS];
         for &id in ids {
             words[(id >> 6) as usize] |= 1u64 << (id & 63);
         }
-        self.containers.clear();
-        for (key, block) in words.chunks_exact(BLOCK_WORDS).enumerate() {
-            let card: u32 = block.iter().map(|w| w.count_ones()).sum();
+        self.cards.clear();
+        self.cards.extend(words.chunks_exact(WORDS).map(|block| block.iter().map(|w| w.count_ones()).sum::<u32>()));
+        let containers = self.cards.iter().filter(|&&card| card > 0).count();
+        let payload = self.cards.iter().map(|&card| (2 * card as usize).min(2 * CHUNK_IDS / 8)).sum();
+        self.writer.begin(containers, payload);
+        for (key, block) in words.chunks_exact_mut(WORDS).enumerate() {
+            let card = self.cards[key];
             if card > 0 {
-                self.containers.push(Container { key: key as u16, card, offset: 0, run: false });
+                self.writer.smallest_and_clear(key as u16, block, card);
             }
         }
-        begin(&mut self.bytes, self.containers.len());
-        for container in &mut self.containers {
-            let block = &mut words[container.key as usize * BLOCK_WORDS..][..BLOCK_WORDS];
-            container.offset = self.bytes.len() as u32;
-            if container.card as usize > MAX_ARRAY {
-                container.run = push_bitset(&mut self.bytes, block);
-                block.fill(0);
-            } else {
-                let n = extract(block, &mut self.values);
-                debug_assert_eq!(n, container.card as usize);
-                container.run = push_array(&mut self.bytes, &self.values[..n]);
-            }
-        }
-        finish(&mut self.bytes, &self.containers)
+        self.writer.bitmap()
     }
 
     /// A bitmap from few ids: sort, then cut into containers.
@@ -279,203 +243,24 @@ impl Scratch {
         sorted.extend_from_slice(ids);
         sorted.sort_unstable();
         sorted.dedup();
-        self.containers.clear();
+        let containers = sorted.chunk_by(|a, b| a >> 16 == b >> 16).count();
+        self.writer.begin(containers, 2 * sorted.len());
         for block in sorted.chunk_by(|a, b| a >> 16 == b >> 16) {
             let key = (block[0] >> 16) as u16;
-            self.containers.push(Container { key, card: block.len() as u32, offset: 0, run: false });
-        }
-        begin(&mut self.bytes, self.containers.len());
-        let mut rest = &sorted[..];
-        for container in &mut self.containers {
-            let (block, tail) = rest.split_at(container.card as usize);
-            rest = tail;
-            container.offset = self.bytes.len() as u32;
-            if container.card as usize > MAX_ARRAY {
-                let mut words = [0u64; BLOCK_WORDS];
+            if block.len() > ARRAY_MAX {
+                let mut words = [0u64; WORDS];
                 for &id in block {
-                    words[(id >> 6) as usize & (BLOCK_WORDS - 1)] |= 1u64 << (id & 63);
+                    words[(id >> 6) as usize & (WORDS - 1)] |= 1u64 << (id & 63);
                 }
-                container.run = push_bitset(&mut self.bytes, &words);
+                self.writer.bitset_or_runs(key, &words, block.len() as u32);
             } else {
                 self.values.clear();
                 self.values.extend(block.iter().map(|&id| id as u16));
-                container.run = push_array(&mut self.bytes, &self.values);
+                self.writer.array_or_runs(key, &self.values);
             }
         }
-        finish(&mut self.bytes, &self.containers)
+        self.writer.bitmap()
     }
-}
-
-/// Write the positions of the set bits of a block with at most [`MAX_ARRAY`] of
-/// them to `values` (in order) and clear the block; returns how many.
-///
-/// Array blocks average well under one bit per word, so a `while bits != 0` loop
-/// mispredicts about once per word: instead every word writes four positions
-/// unconditionally and advances by its popcount, looping only for a fifth bit.
-/// W1's array blocks at 10 M users: 61 ms on one core, 150 ms with the loop.
-#[inline(always)]
-fn extract(block: &mut [u64], values: &mut Vec<u16>) -> usize {
-    values.resize(MAX_ARRAY + 64, 0);
-    let mut n = 0;
-    for (w, word) in block.iter_mut().enumerate() {
-        let mut bits = std::mem::take(word);
-        let base = (w as u16) << 6;
-        let count = bits.count_ones() as usize;
-        let out = &mut values[n..n + 64];
-        for slot in &mut out[..4] {
-            // Past the last bit this writes 64 | base, beyond `n` where it is ignored.
-            *slot = base | bits.trailing_zeros() as u16;
-            bits &= bits.wrapping_sub(1);
-        }
-        if count > 4 {
-            for slot in &mut out[4..count] {
-                *slot = base | bits.trailing_zeros() as u16;
-                bits &= bits - 1;
-            }
-        }
-        n += count;
-    }
-    n
-}
-
-/// Append an array container's values, little endian.
-fn push_values(bytes: &mut Vec<u8>, values: &[u16]) {
-    if cfg!(target_endian = "little") {
-        // SAFETY: any u16 slice is a valid byte slice of 2x the length, and on a
-        // little-endian target its bytes are already in the portable order.
-        let raw = unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), 2 * values.len()) };
-        bytes.extend_from_slice(raw);
-    } else {
-        for v in values {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-}
-
-/// Start a portable serialization of `n` containers: room for the header, which
-/// [`finish`] writes once the containers are. It always takes the layout that allows
-/// run containers (cookie 12347, a run flag per container, offsets from 4
-/// containers on), so each container can be written as whichever of array, bitset
-/// or run is smallest, the choice `Bitmap::run_optimize` makes: the bitmaps come out
-/// run-optimised without CRoaring reading every container again afterwards (that
-/// pass took ~30 ms of CPU for W1 at 10 M users; counting runs here adds under 10).
-fn begin(bytes: &mut Vec<u8>, n: usize) {
-    let offsets = if n >= NO_OFFSET_THRESHOLD { 4 * n } else { 0 };
-    bytes.clear();
-    bytes.resize(4 + n.div_ceil(8) + 4 * n + offsets, 0);
-}
-
-/// Write the header of a serialization begun by [`begin`] and read it back.
-fn finish(bytes: &mut [u8], containers: &[Container]) -> Bitmap {
-    let n = containers.len();
-    if n == 0 {
-        return Bitmap::new();
-    }
-    let cookie = COOKIE_RUNS | ((n as u32 - 1) << 16);
-    bytes[..4].copy_from_slice(&cookie.to_le_bytes());
-    let (flags, rest) = bytes[4..].split_at_mut(n.div_ceil(8));
-    let (keys, rest) = rest.split_at_mut(4 * n);
-    for (i, c) in containers.iter().enumerate() {
-        flags[i / 8] |= u8::from(c.run) << (i % 8);
-        keys[4 * i..4 * i + 2].copy_from_slice(&c.key.to_le_bytes());
-        keys[4 * i + 2..4 * i + 4].copy_from_slice(&((c.card - 1) as u16).to_le_bytes());
-    }
-    if n >= NO_OFFSET_THRESHOLD {
-        for (slot, c) in rest.chunks_exact_mut(4).zip(containers) {
-            slot.copy_from_slice(&c.offset.to_le_bytes());
-        }
-    }
-    deserialize(bytes)
-}
-
-/// Append a block of more than [`MAX_ARRAY`] ids: a bitset container, or a run
-/// container if that is smaller. Returns whether it is a run container.
-fn push_bitset(bytes: &mut Vec<u8>, words: &[u64]) -> bool {
-    let mut carry = 0;
-    let runs: u32 = words
-        .iter()
-        .map(|&w| {
-            let starts = w & !((w << 1) | carry);
-            carry = w >> 63;
-            starts.count_ones()
-        })
-        .sum();
-    if 2 + 4 * runs as usize >= 8 * BLOCK_WORDS {
-        push_words(bytes, words);
-        return false;
-    }
-    bytes.extend_from_slice(&(runs as u16).to_le_bytes());
-    let bit = |i: usize| words[i / 64] >> (i % 64) & 1 == 1;
-    let mut i = 0;
-    while i < BLOCK_IDS {
-        if !bit(i) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < BLOCK_IDS && bit(i) {
-            i += 1;
-        }
-        push_run(bytes, start as u16, (i - 1) as u16);
-    }
-    true
-}
-
-/// Append a block of at most [`MAX_ARRAY`] ids (sorted, distinct): an array
-/// container, or a run container if that is smaller. Returns whether it is a run
-/// container.
-fn push_array(bytes: &mut Vec<u8>, values: &[u16]) -> bool {
-    // Values that continue a run (counted so the loop vectorises).
-    let continued: u32 = values[1..].iter().zip(values).map(|(&b, &a)| u32::from(b.wrapping_sub(a) == 1)).sum();
-    let runs = values.len() - continued as usize;
-    if 2 + 4 * runs >= 2 * values.len() {
-        push_values(bytes, values);
-        return false;
-    }
-    bytes.extend_from_slice(&(runs as u16).to_le_bytes());
-    let mut start = values[0];
-    for (&a, &b) in values.iter().zip(&values[1..]) {
-        if b != a.wrapping_add(1) {
-            push_run(bytes, start, a);
-            start = b;
-        }
-    }
-    push_run(bytes, start, values[values.len() - 1]);
-    true
-}
-
-/// Append the run `first..=last`: its start and its length - 1.
-fn push_run(bytes: &mut Vec<u8>, first: u16, last: u16) {
-    bytes.extend_from_slice(&first.to_le_bytes());
-    bytes.extend_from_slice(&(last - first).to_le_bytes());
-}
-
-/// Append a bitset container's words, little endian.
-fn push_words(bytes: &mut Vec<u8>, words: &[u64]) {
-    if cfg!(target_endian = "little") {
-        // SAFETY: any u64 slice is a valid byte slice of 8x the length, and on a
-        // little-endian target its bytes are already in the portable order.
-        let raw = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), 8 * words.len()) };
-        bytes.extend_from_slice(raw);
-    } else {
-        for w in words {
-            bytes.extend_from_slice(&w.to_le_bytes());
-        }
-    }
-}
-
-/// The bitmap of a portable serialization written by this module.
-fn deserialize(bytes: &[u8]) -> Bitmap {
-    if cfg!(debug_assertions) {
-        return Bitmap::try_deserialize::<Portable>(bytes).expect("a well-formed portable bitmap");
-    }
-    // SAFETY: `begin`, `finish` and the container writers above follow the portable
-    // format exactly: sorted distinct keys, each cardinality that of its container,
-    // array containers sorted and distinct, runs ascending and apart, run flags,
-    // lengths and offsets consistent. Debug
-    // builds (and so the tests) check every bitmap instead; skipping the check saves
-    // re-reading all containers (W1's 200 tags at 10 M users: 29 ms vs 18 ms).
-    unsafe { <Portable as Deserializer>::try_deserialize_unchecked(bytes) }
 }
 
 /// A run-optimised bitmap from ids in any order (duplicates allowed), all
@@ -498,6 +283,7 @@ pub fn bitmap_from_ids(ids: &[u32]) -> Bitmap {
 mod tests {
     use super::*;
     use crate::ingest::NULL_CODE;
+    use croaring::Portable;
 
     #[test]
     fn groups_rows_by_code() {

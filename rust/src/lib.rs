@@ -14,8 +14,9 @@
 //! store                       immutable snapshots: universe, ids, tags, attributes
 //! ingest, build, numeric      Arrow to dense ids and codes; bitmap builds; range index
 //! ids, names, bytes, logical  id dictionary, NFC names, byte reader, numeric units
-//! words, roaring_view,        chunk kernel and CRoaring container access;
-//!   algebra, memory, parallel set helpers, huge pages, the thread pool
+//! algebra, memory, parallel   set helpers, huge pages, the thread pool
+//! roaring                     containers, the portable format, the chunk
+//!                               kernel, the view into CRoaring bitmaps
 //! error, syntax, suggest      the one error enum, syntax errors, suggestions
 //! ```
 
@@ -37,12 +38,11 @@ pub mod quantile;
 pub mod query;
 pub mod rank;
 pub mod rfm;
-pub mod roaring_view;
+pub mod roaring;
 pub mod split;
 pub mod store;
 pub mod suggest;
 pub mod syntax;
-pub mod words;
 
 #[cfg(feature = "python")]
 mod py;

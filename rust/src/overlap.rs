@@ -11,8 +11,8 @@
 use croaring::Bitmap;
 use rayon::prelude::*;
 
-use crate::roaring_view::RoaringView;
-use crate::words::{self, Words, WORDS};
+use crate::roaring::words::{self, Words, WORDS};
+use crate::roaring::RoaringView;
 
 /// Row-major `n × n` matrix of `|a_i ∩ a_j|`; the diagonal holds the sizes.
 pub fn overlap_matrix(bitmaps: &[&Bitmap]) -> Vec<i64> {

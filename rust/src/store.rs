@@ -230,9 +230,9 @@ impl Store {
 
     /// Bytes held by the bitmaps and the id dictionary (an estimate for the latter).
     pub fn memory_usage(&self) -> usize {
-        let bitmaps: usize = self.tags.values().map(|b| bitmap_bytes(b)).sum::<usize>()
-            + self.attributes.values().flat_map(|a| a.values.values()).map(|b| bitmap_bytes(b)).sum::<usize>()
-            + bitmap_bytes(&self.universe.users);
+        let bitmaps: usize = self.tags.values().map(|b| bitmap_memory(b)).sum::<usize>()
+            + self.attributes.values().flat_map(|a| a.values.values()).map(|b| bitmap_memory(b)).sum::<usize>()
+            + bitmap_memory(&self.universe.users);
         let numerics: usize = self.numerics.values().map(|n| n.column.memory_usage()).sum();
         bitmaps + numerics + self.universe.ids.len() * 32
     }
@@ -375,7 +375,8 @@ impl Store {
     }
 }
 
-pub fn bitmap_bytes(bitmap: &Bitmap) -> usize {
+/// Bytes a bitmap holds in memory: its containers plus a key and pointer each.
+pub fn bitmap_memory(bitmap: &Bitmap) -> usize {
     let stats = bitmap.statistics();
     (stats.n_bytes_array_containers + stats.n_bytes_bitset_containers + stats.n_bytes_run_containers) as usize
         + stats.n_containers as usize * 16

@@ -5,7 +5,7 @@ use super::*;
 
 /// A predicate in code space; codes are `0..D`.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Plan {
+pub(super) enum CodePredicate {
     Empty,
     All,
     /// code >= c (0 < c < D)
@@ -18,6 +18,24 @@ pub(super) enum Plan {
     Eq(u32),
     /// code != c
     Ne(u32),
+}
+
+// The chunk kernel on the index's own containers (`None` is an empty chunk).
+
+fn load(r: &mut Words, c: Option<&Container>) {
+    words::load(r, borrowed(c))
+}
+
+fn and(r: &mut Words, c: Option<&Container>, tmp: &mut Words) -> bool {
+    words::and(r, borrowed(c), tmp)
+}
+
+fn or(r: &mut Words, c: Option<&Container>) {
+    words::or(r, borrowed(c))
+}
+
+fn andnot(r: &mut Words, c: Option<&Container>) -> bool {
+    words::andnot(r, borrowed(c))
 }
 
 /// r = {code >= c} within one chunk (c > 0), LSB-first O'Neil–Quass.
@@ -67,14 +85,14 @@ impl Default for ChunkScratch {
 /// combines it with other operands chunk by chunk.
 pub struct PredicateChunks<'a> {
     pub(super) inner: &'a Inner,
-    pub(super) plan: Plan,
+    pub(super) plan: CodePredicate,
     pub(super) ebm_cursor: usize,
     pub(super) cursors: Vec<usize>,
     pub(super) current: Vec<Option<&'a Container>>,
 }
 
 impl<'a> PredicateChunks<'a> {
-    pub(super) fn new(inner: &'a Inner, plan: Plan) -> Self {
+    pub(super) fn new(inner: &'a Inner, plan: CodePredicate) -> Self {
         let k = inner.slices.len();
         PredicateChunks { inner, plan, ebm_cursor: 0, cursors: vec![0; k], current: vec![None; k] }
     }
@@ -89,7 +107,7 @@ impl<'a> PredicateChunks<'a> {
             Some(&k) if k == key => ec.conts.get(self.ebm_cursor),
             _ => None,
         };
-        if e.is_none() || matches!(self.plan, Plan::Empty) {
+        if e.is_none() || matches!(self.plan, CodePredicate::Empty) {
             r.fill(0);
             return false;
         }
@@ -101,21 +119,21 @@ impl<'a> PredicateChunks<'a> {
         }
         let (cur, r2, tmp) = (&self.current, &mut scratch.r2, &mut scratch.tmp);
         match self.plan {
-            Plan::Empty => {}
-            Plan::All => load(r, e),
-            Plan::Ge(c) => ge_chunk(c, cur, r, tmp),
-            Plan::Lt(c) => {
+            CodePredicate::Empty => {}
+            CodePredicate::All => load(r, e),
+            CodePredicate::Ge(c) => ge_chunk(c, cur, r, tmp),
+            CodePredicate::Lt(c) => {
                 ge_chunk(c, cur, r2, tmp);
                 load(r, e);
                 andnot_words(r, r2);
             }
-            Plan::Between(lo, hi) => {
+            CodePredicate::Between(lo, hi) => {
                 ge_chunk(lo, cur, r, tmp);
                 ge_chunk(hi, cur, r2, tmp);
                 andnot_words(r, r2);
             }
-            Plan::Eq(c) => eq_chunk(c, e, cur, r, tmp),
-            Plan::Ne(c) => {
+            CodePredicate::Eq(c) => eq_chunk(c, e, cur, r, tmp),
+            CodePredicate::Ne(c) => {
                 eq_chunk(c, e, cur, r2, tmp);
                 load(r, e);
                 andnot_words(r, r2);
@@ -126,40 +144,41 @@ impl<'a> PredicateChunks<'a> {
 }
 
 impl Inner {
-    pub(super) fn plan_range(&self, lo: usize, hi: usize) -> Plan {
+    pub(super) fn plan_range(&self, lo: usize, hi: usize) -> CodePredicate {
         let d = self.values.len();
         let hi = hi.min(d);
         if lo >= hi {
-            Plan::Empty
+            CodePredicate::Empty
         } else if lo == 0 && hi == d {
-            Plan::All
+            CodePredicate::All
         } else if hi == lo + 1 {
-            Plan::Eq(lo as u32)
+            CodePredicate::Eq(lo as u32)
         } else if lo == 0 {
-            Plan::Lt(hi as u32)
+            CodePredicate::Lt(hi as u32)
         } else if hi == d {
-            Plan::Ge(lo as u32)
+            CodePredicate::Ge(lo as u32)
         } else {
-            Plan::Between(lo as u32, hi as u32)
+            CodePredicate::Between(lo as u32, hi as u32)
         }
     }
 
-    pub(super) fn execute(&self, plan: Plan) -> Bitmap {
+    pub(super) fn execute(&self, plan: CodePredicate) -> Bitmap {
         match plan {
-            Plan::Empty => return Bitmap::new(),
-            Plan::All => return self.ebm.clone(),
+            CodePredicate::Empty => return Bitmap::new(),
+            CodePredicate::All => return self.ebm.clone(),
             _ => {}
         }
         let mut chunks = PredicateChunks::new(self, plan);
         let mut r = Box::new([0u64; WORDS]);
         let mut scratch = ChunkScratch::new();
-        let mut out = Output::new(self.ebm_chunks.keys.len(), 2 * self.codes.len);
+        let mut out = Writer::new();
+        out.begin(self.ebm_chunks.keys.len(), 2 * self.codes.len);
         for &key in &self.ebm_chunks.keys {
             if chunks.eval(key, &mut r, &mut scratch) {
-                out.push(key, &r);
+                out.words(key, &r);
             }
         }
-        out.finish()
+        out.bitmap()
     }
 
     /// Calls `f` with blocks of the codes of the users of `audience ∩ non_null`, in ascending

@@ -139,7 +139,7 @@ impl Inner {
         // Per 2^16-id chunk (independent, so in parallel): the EBM container and one
         // container per slice.
         type ChunkParts = (u16, Option<Container>, Vec<Option<Container>>);
-        let per_chunk: Vec<ChunkParts> = segments(pairs, |p| p.0)
+        let per_chunk: Vec<ChunkParts> = key_segments(pairs, |p| p.0)
             .into_par_iter()
             .map(|(key, a, b)| {
                 let lows: Vec<u16> = pairs[a..b].iter().map(|p| p.0 as u16).collect();

@@ -33,20 +33,24 @@
 //!   sums.
 //! * **Persistence.** The slices and the EBM are stored in the Roaring portable format (they load
 //!   with `Bitmap::try_deserialize::<Portable>` too). The packed codes and the distinct values are
-//!   stored as they are, followed by a checksum. Loading validates the structure and rebuilds
-//!   nothing.
+//!   stored as they are. Loading validates the structure and rebuilds nothing; corruption is
+//!   caught by the CRC32 of the store-file section that holds the column (`persist`). The first
+//!   layout (`UOSNUM\0\x01`) ended in a checksum of its own; it still loads, its last 8 bytes
+//!   skipped.
 //!
 //! # Layout
 //!
 //! This file holds the public column (`NumericColumn`, `Scalar`, `Stats`) and its API;
 //! `keys` the order-preserving value keys and exact comparisons, `packing` the bit-packed
-//! codes, `containers` the readable Roaring containers and their portable writer, `build`
-//! construction and updates, `bsi` predicate evaluation over the slices, `stats` the
-//! aggregates, `format` the byte reader and checksum of a saved index.
+//! codes, `build` construction and updates, `bsi` predicate evaluation over the slices, `stats`
+//! the aggregates. The slices are `roaring::Chunks`, and results are written by the portable
+//! `roaring::Writer`.
 
 use crate::bytes::Reader;
 use crate::error::{Error, Result};
-use crate::words::{self, andnot_words, popcount, ContainerRef, Words, WORDS};
+use crate::roaring::container::borrowed;
+use crate::roaring::words::{self, andnot_words, Words, WORDS};
+use crate::roaring::{key_segments, Chunks, Container, Writer};
 use croaring::{Bitmap, Portable};
 use rayon::prelude::*;
 use std::cmp::Ordering;
@@ -54,8 +58,6 @@ use std::sync::Arc;
 
 mod bsi;
 mod build;
-mod containers;
-mod format;
 mod keys;
 mod packing;
 mod stats;
@@ -64,14 +66,22 @@ mod tests;
 
 use bsi::*;
 use build::*;
-use containers::*;
-use format::*;
 use keys::*;
 use packing::*;
 use stats::*;
 
 pub use bsi::{ChunkScratch, PredicateChunks};
-pub(crate) use containers::Output;
+
+/// The layout of `to_bytes`, in its last byte.
+const MAGIC: &[u8; 8] = b"UOSNUM\x00\x02";
+/// The first layout: the same, then a 64-bit checksum of its own (read, not checked).
+const MAGIC_V1: &[u8; 8] = b"UOSNUM\x00\x01";
+
+fn le_u64(p: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(p);
+    u64::from_le_bytes(a)
+}
 
 /// A query constant or a value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -227,16 +237,16 @@ impl NumericColumn {
         self.inner.ebm.cardinality()
     }
 
-    fn range_plan(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> Plan {
+    fn range_plan(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> CodePredicate {
         let v = &self.inner.values;
         let lo = match low {
             None => 0,
-            Some((c, _)) if scalar_is_nan(c) => return Plan::Empty,
+            Some((c, _)) if scalar_is_nan(c) => return CodePredicate::Empty,
             Some((c, inclusive)) => v.lower_code(norm_scalar(c), inclusive),
         };
         let hi = match high {
             None => v.len(),
-            Some((c, _)) if scalar_is_nan(c) => return Plan::Empty,
+            Some((c, _)) if scalar_is_nan(c) => return CodePredicate::Empty,
             Some((c, inclusive)) => v.upper_code(norm_scalar(c), inclusive),
         };
         self.inner.plan_range(lo, hi)
@@ -248,7 +258,7 @@ impl NumericColumn {
             return Bitmap::new();
         }
         match self.inner.values.code_of(norm_scalar(value)) {
-            Some(c) => self.inner.execute(Plan::Eq(c as u32)),
+            Some(c) => self.inner.execute(CodePredicate::Eq(c as u32)),
             None => Bitmap::new(),
         }
     }
@@ -260,7 +270,7 @@ impl NumericColumn {
             return Bitmap::new();
         }
         match self.inner.values.code_of(norm_scalar(value)) {
-            Some(c) => self.inner.execute(Plan::Ne(c as u32)),
+            Some(c) => self.inner.execute(CodePredicate::Ne(c as u32)),
             None => self.inner.ebm.clone(),
         }
     }
@@ -384,7 +394,7 @@ impl NumericColumn {
 
     /// Layout (all little-endian): magic, domain u8, bits u8, count u64, distinct count u64,
     /// distinct values (i64 / f64 bits), packed-code word count u64 + words, EBM length u64 +
-    /// portable bytes, per slice: length u64 + portable bytes, then a checksum u64 of all that.
+    /// portable bytes, per slice: length u64 + portable bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let inner = &*self.inner;
         let mut out = Vec::with_capacity(self.memory_usage() + 64);
@@ -405,34 +415,29 @@ impl NumericColumn {
             out.extend_from_slice(&w.to_le_bytes());
         }
         for chunks in std::iter::once(&inner.ebm_chunks).chain(&inner.slices) {
-            let len_at = out.len();
-            out.extend_from_slice(&0u64.to_le_bytes());
-            chunks.write_portable(&mut out);
-            let len = (out.len() - len_at - 8) as u64;
-            out[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
+            let bytes = chunks.portable_bytes();
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(&bytes);
         }
-        let sum = checksum(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
         out
     }
 
-    /// Inverse of `to_bytes`. Validates everything and returns Err on malformed input.
+    /// Inverse of `to_bytes` (and reader of the first layout). Validates every structural
+    /// invariant and returns Err on malformed input; it never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < MAGIC.len() + 8 {
-            return Err(Error::format("numeric column: truncated input"));
-        }
-        let (body, tail) = bytes.split_at(bytes.len() - 8);
-        if checksum(body) != le_u64(tail) {
-            return Err(Error::format("numeric column: checksum mismatch (corrupted or truncated)"));
-        }
-        Self::parse_body(body).map_err(|e| e.context("numeric column"))
+        let body = match bytes.get(..MAGIC.len()) {
+            Some(magic) if magic == MAGIC => bytes,
+            // The old trailing checksum is not recomputed: the section CRC32 covers these bytes.
+            Some(magic) if magic == MAGIC_V1 && bytes.len() >= MAGIC.len() + 8 => &bytes[..bytes.len() - 8],
+            Some(_) => return Err(Error::format("numeric column: bad magic or version")),
+            None => return Err(Error::format("numeric column: truncated input")),
+        };
+        Self::parse_body(&body[MAGIC.len()..]).map_err(|e| e.context("numeric column"))
     }
 
+    /// The layout after the magic.
     fn parse_body(body: &[u8]) -> Result<Self> {
         let mut r = Reader::new(body, "numeric column");
-        if r.take(MAGIC.len())? != MAGIC {
-            return Err(Error::format("bad magic or version"));
-        }
         let domain = match r.u8()? {
             0 => Domain::Int,
             1 => Domain::Float,
@@ -481,7 +486,7 @@ impl NumericColumn {
         let mut read_bitmap = |what: &str| -> Result<(Chunks, &[u8])> {
             let len = r.count(1)?;
             let raw = r.take(len)?;
-            let chunks = Chunks::parse_portable(raw).map_err(|e| e.context(what))?;
+            let chunks = crate::roaring::parse(raw).map_err(|e| e.context(what))?;
             Ok((chunks, raw))
         };
         let (ebm_chunks, ebm_raw) = read_bitmap("existence bitmap")?;

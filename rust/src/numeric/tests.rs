@@ -344,18 +344,15 @@ fn check_roundtrip(col: &NumericColumn, o: &Oracle, rng: &mut Rng) {
     assert_eq!(back.to_bytes(), bytes);
     assert_eq!(back.domain(), col.domain());
     check_queries(&back, o, rng, 30);
-    // Truncations and single-byte corruptions are rejected.
+    // Truncations are rejected. (Single-byte corruptions are caught by the CRC32 of the
+    // store-file section that holds the column: see `persist`'s tests.)
     for _ in 0..25 {
         let cut = rng.below(bytes.len() as u64) as usize;
         assert!(NumericColumn::from_bytes(&bytes[..cut]).is_err());
-        let mut bad = bytes.clone();
-        let i = rng.below(bytes.len() as u64) as usize;
-        bad[i] ^= 1 << rng.below(8);
-        assert!(NumericColumn::from_bytes(&bad).is_err(), "corruption at {i} accepted");
     }
-    // Structural validation behind a valid checksum: never panic; if accepted, queries run.
+    // Structural validation: never panic; if accepted, queries run.
     for round in 0..80 {
-        let mut bad = bytes[..bytes.len() - 8].to_vec();
+        let mut bad = bytes.clone();
         // Mostly hit the headers and the start of each section, sometimes anywhere.
         let span = if round % 3 == 0 { bad.len() } else { bad.len().min(4096) };
         for _ in 0..1 + rng.below(3) {
@@ -366,8 +363,6 @@ fn check_roundtrip(col: &NumericColumn, o: &Oracle, rng: &mut Rng) {
             let cut = rng.below(bad.len() as u64) as usize;
             bad.truncate(cut);
         }
-        let sum = checksum(&bad);
-        bad.extend_from_slice(&sum.to_le_bytes());
         if let Ok(c) = NumericColumn::from_bytes(&bad) {
             let _ = c.range(Some((Scalar::Int(0), true)), Some((Scalar::Float(10.5), false)));
             let _ = c.equals(Scalar::Int(1));
@@ -594,8 +589,8 @@ fn portable_format_interoperates_with_croaring() {
         assert_eq!(theirs.to_vec(), ids);
         let mut bm = Bitmap::of(&ids);
         bm.run_optimize();
-        let parsed = Chunks::parse_portable(&bm.serialize::<Portable>()).expect("we read croaring's");
-        assert_eq!(parsed.to_bitmap_slow().to_vec(), ids);
+        let parsed = crate::roaring::parse(&bm.serialize::<Portable>()).expect("we read croaring's");
+        assert_eq!(parsed.to_bitmap().to_vec(), ids);
         assert_eq!(parsed.portable_bytes(), bm.serialize::<Portable>());
     }
 }

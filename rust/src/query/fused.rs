@@ -21,11 +21,10 @@ use rayon::prelude::*;
 
 use super::exec::Executor;
 use super::plan::{Leaf, Plan};
-use crate::numeric::Output;
 use crate::numeric::{ChunkScratch, PredicateChunks, Scalar};
-use crate::roaring_view::RoaringView;
+use crate::roaring::words::{self, Words, WORDS};
+use crate::roaring::{RoaringView, Writer, BITSET_BYTES};
 use crate::store::Numeric;
-use crate::words::{self, Words, WORDS};
 
 /// Chunks below which a query stays on the calling thread.
 const PARALLEL_MIN_CHUNKS: usize = 16;
@@ -341,13 +340,14 @@ fn execute(plan: &Plan, executor: &mut Executor<'_>, count_only: bool) -> Option
             }
             return Some(Part::Count(total));
         }
-        let mut out = Output::new(keys.len(), keys.len() * 8192);
+        let mut out = Writer::new();
+        out.begin(keys.len(), keys.len() * BITSET_BYTES);
         for &key in keys {
             if root.eval(key, &mut r, &mut spare) {
-                out.push(key, &r);
+                out.words(key, &r);
             }
         }
-        Some(Part::Bitmap(out.finish()))
+        Some(Part::Bitmap(out.bitmap()))
     };
     if keys.len() < PARALLEL_MIN_CHUNKS {
         return Some(vec![run(0..keys.len())?]);

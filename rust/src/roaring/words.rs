@@ -4,32 +4,14 @@
 //! evaluate whole expressions this way, one chunk at a time in L1, instead of
 //! materialising an intermediate bitmap per operation.
 
+pub use super::container::ContainerRef;
+
+/// Words in one chunk's buffer (2^16 bits).
 pub const WORDS: usize = 1024;
+/// One chunk as a bitset.
 pub type Words = [u64; WORDS];
 
-/// A borrowed Roaring container.
-#[derive(Clone, Copy, Debug)]
-pub enum ContainerRef<'a> {
-    /// Sorted distinct low 16 bits.
-    Array(&'a [u16]),
-    Bitset(&'a Words),
-    /// Runs as inclusive (start, end) pairs.
-    Runs(&'a [(u16, u16)]),
-    /// Runs as (start, length) pairs, the run covering start..=start + length
-    /// (CRoaring's in-memory layout).
-    RunLengths(&'a [[u16; 2]]),
-}
-
-impl ContainerRef<'_> {
-    fn for_each_run(self, mut f: impl FnMut(u16, u16)) {
-        match self {
-            ContainerRef::Runs(runs) => runs.iter().for_each(|&(s, e)| f(s, e)),
-            ContainerRef::RunLengths(runs) => runs.iter().for_each(|&[s, len]| f(s, s.saturating_add(len))),
-            ContainerRef::Array(_) | ContainerRef::Bitset(_) => {}
-        }
-    }
-}
-
+/// How many bits are set.
 pub fn popcount(w: &Words) -> u32 {
     w.iter().map(|x| x.count_ones()).sum()
 }
@@ -194,6 +176,65 @@ pub fn andnot_words(r: &mut Words, other: &Words) -> bool {
         any |= *x;
     }
     any != 0
+}
+
+/// Append the set bits of `w` to `out`, as low 16 bits in increasing order.
+pub fn push_lows(w: &Words, out: &mut Vec<u16>) {
+    for (i, &x) in w.iter().enumerate() {
+        let mut x = x;
+        while x != 0 {
+            out.push(((i as u16) << 6) | x.trailing_zeros() as u16);
+            x &= x - 1;
+        }
+    }
+}
+
+/// Append the set bits of `w` to `out` as ids of the chunk starting at `base`.
+pub fn push_ids(w: &Words, base: u32, out: &mut Vec<u32>) {
+    for (i, &x) in w.iter().enumerate() {
+        let mut x = x;
+        while x != 0 {
+            out.push(base + ((i as u32) << 6) + x.trailing_zeros());
+            x &= x - 1;
+        }
+    }
+}
+
+/// Room [`extract_lows`] needs: the values plus one word's worth of slack.
+pub const EXTRACT_ROOM: usize = super::ARRAY_MAX + 64;
+
+/// Write the set bits of a chunk with at most [`super::ARRAY_MAX`] of them to
+/// `values` as low 16 bits in increasing order; returns how many. `block` is
+/// the chunk's words (`block.iter_mut().map(std::mem::take)` also clears it).
+///
+/// Sparse chunks average well under one bit per word, so a `while bits != 0`
+/// loop mispredicts about once per word: instead every word writes four
+/// positions unconditionally and advances by its popcount, looping only for a
+/// fifth bit. W1's array blocks at 10 M users: 61 ms on one core, 150 ms with
+/// the loop.
+#[inline(always)]
+pub fn extract_lows(block: impl IntoIterator<Item = u64>, values: &mut [u16; EXTRACT_ROOM]) -> usize {
+    let mut n = 0;
+    for (w, word) in block.into_iter().enumerate() {
+        let mut bits = word;
+        let base = (w as u16) << 6;
+        let count = bits.count_ones() as usize;
+        // n <= ARRAY_MAX here (the caller's bound), so n + 64 fits.
+        let out = &mut values[n..n + 64];
+        for slot in &mut out[..4] {
+            // Past the last bit this writes 64 | base, beyond `n` where it is ignored.
+            *slot = base | bits.trailing_zeros() as u16;
+            bits &= bits.wrapping_sub(1);
+        }
+        if count > 4 {
+            for slot in &mut out[4..count] {
+                *slot = base | bits.trailing_zeros() as u16;
+                bits &= bits - 1;
+            }
+        }
+        n += count;
+    }
+    n
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 
 use croaring::Bitmap;
 
-use crate::words::{ContainerRef, Words, WORDS};
+use super::container::ContainerRef;
+use super::words::{Words, WORDS};
 
 const BITSET: u8 = 1;
 const ARRAY: u8 = 2;
@@ -189,7 +190,7 @@ fn layout_matches() -> bool {
             let mut words = Box::new([0u64; WORDS]);
             for (i, &key) in view.keys.iter().enumerate() {
                 let Some(c) = view.container(i) else { return false };
-                crate::words::load(&mut words, Some(c));
+                super::words::load(&mut words, Some(c));
                 for (w, &x) in words.iter().enumerate() {
                     let mut x = x;
                     while x != 0 {
