@@ -3,9 +3,9 @@
 
 The core's layers point down only (bindings -> query -> store and indexes ->
 roaring). A module is a file or folder directly under rust/src; an edge A -> B
-is any `crate::B` path written in A (in `use` lines or inline). Tests inside a
-module (`#[cfg(test)]` blocks at the end of a file, and tests.rs files) are
-left out: they may reach anywhere. `py` (the bindings) is the top floor and is
+is any `crate::B` path written in A (in `use` lines or inline). Test code
+(every item under `#[cfg(test)]`, wherever it stands, and tests.rs files) is
+left out: it may reach anywhere. `py` (the bindings) is the top floor and is
 not checked as a target of edges.
 
 Why a script and not `cargo modules`: it needs no extra tool on CI, runs in a
@@ -32,11 +32,23 @@ COMMENT = re.compile(r"(^|\s)//.*$", re.M)
 
 
 def code_without_tests(text: str) -> str:
-    """The file's code before its test module, without comments (doc links
-    such as [`crate::store::Store`] are not imports)."""
-    cut = text.find("#[cfg(test)]")
-    code = text if cut < 0 else text[:cut]
-    return COMMENT.sub("", code)
+    """The file's code without its `#[cfg(test)]` items (a `mod tests;` line or a
+    braced item, matched brace by brace) and without comments (doc links such
+    as [`crate::store::Store`] are not imports)."""
+    code = COMMENT.sub("", text)
+    while (start := code.find("#[cfg(test)]")) >= 0:
+        semicolon, brace = code.find(";", start), code.find("{", start)
+        if brace < 0 or 0 <= semicolon < brace:
+            end = len(code) if semicolon < 0 else semicolon + 1
+        else:
+            depth, end = 0, len(code)
+            for at in range(brace, len(code)):
+                depth += {"{": 1, "}": -1}.get(code[at], 0)
+                if depth == 0:
+                    end = at + 1
+                    break
+        code = code[:start] + code[end:]
+    return code
 
 
 def edges() -> dict[str, set[str]]:

@@ -10,6 +10,7 @@
 //! arrow_io                    Arrow columns into store updates
 //! rfm, quantile, rank,        practices over columns and bitmaps
 //!   split, overlap
+//! selection                   exact order statistics of f64 values (quantile, rank)
 //! persist                     the store file
 //! store                       immutable snapshots: universe, ids, tags, attributes
 //! ingest, build, numeric      Arrow to dense ids and codes; bitmap builds; range index
@@ -39,6 +40,7 @@ pub mod query;
 pub mod rank;
 pub mod rfm;
 pub mod roaring;
+pub mod selection;
 pub mod split;
 pub mod store;
 pub mod suggest;

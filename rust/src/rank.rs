@@ -4,9 +4,10 @@
 //! thresholds like `qcut` and compares every value with them.
 
 use crate::error::Error;
-use crate::quantile::{
-    canon_key, chunk_len, linear_quantile, linspace_probs, marked_slot, merge_runs, pass1, plan, push_run,
-    sample_range, select_slots, single_keys, Binner, Runs, MARK, MAX_Q, NO_SLOT, PAR_MIN, SMALL,
+use crate::quantile::{linear_quantile, linspace_probs, MAX_Q};
+use crate::selection::{
+    canon_key, chunk_len, marked_slot, merge_runs, pass1, plan, push_run, sample_range, select_slots, single_keys,
+    Binner, Runs, MARK, NO_SLOT, PAR_MIN, SMALL,
 };
 use rayon::prelude::*;
 
