@@ -50,7 +50,8 @@ def rfm_scores(
     ties_mode: str,
     columns: tuple[str, str, str],
     cells: np.ndarray[Any, np.dtype[np.int16]] | None = None,
-) -> dict[str, Any]: ...
+    segment_names: list[str] | None = None,
+) -> tuple[Any, int]: ...
 
 @final
 class Audience:

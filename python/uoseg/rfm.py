@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _core
 from ._arrow import as_table, column
@@ -149,14 +148,25 @@ recency is at most its mean (or the R score at least the mean R score), F and M
 are high when at least their means; ``cn8_basis`` picks raw values or scores."""
 
 
-def _cn8(data: dict[str, Any], basis: str) -> pa.Array:
+def _numbers(values: pa.ChunkedArray) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """A column as float64; decimal sums as their unscaled integers (exact, and
+    comparisons with their mean are the same at any scale)."""
+    if pa.types.is_decimal(values.type):
+        chunks = [c for c in values.chunks if len(c)]
+        # Sums fit in 64 bits (the core sums them so): the low word of each.
+        low = [np.frombuffer(c.buffers()[1], np.int64)[2 * c.offset :: 2][: len(c)] for c in chunks]
+        return np.concatenate(low).astype(np.float64) if low else np.empty(0)
+    return np.asarray(values.to_numpy(), dtype=np.float64)
+
+
+def _cn8(data: pa.Table, basis: str) -> pa.Array:
     if basis == "values":
         recency, freq, money = (
-            np.asarray(data[k], dtype=np.float64) for k in ("recency_days", "frequency", "monetary")
+            _numbers(data.column(k)) for k in ("recency_days", "frequency", "monetary")
         )
         high = (recency <= recency.mean(), freq >= freq.mean(), money >= money.mean())
     elif basis == "scores":
-        r, f, m = (np.asarray(data[k], dtype=np.float64) for k in ("r", "f", "m"))
+        r, f, m = (_numbers(data.column(k)) for k in ("r", "f", "m"))
         high = (r >= r.mean(), f >= f.mean(), m >= m.mean())
     else:
         raise ValueError(f"cn8_basis must be 'values' or 'scores', got {basis!r}")
@@ -194,9 +204,6 @@ class RfmResult(TableResult):
 
 # "000".."999": with scores below 10, rfm_code is dictionary-encoded against
 # these, not formatted per customer.
-_THREE_DIGITS = pa.array([f"{i:03d}" for i in range(1000)])
-
-
 def _check_cells(scheme: RfmScheme) -> None:
     """Refuses a scheme whose cell table (perhaps built by hand rather than by
     ``from_rules``/``from_cells``) is not one segment index per score cell."""
@@ -328,7 +335,8 @@ def rfm(
         _check_cells(chosen)
     data_table = as_table(transactions, "transactions")
     users = column(data_table, user)
-    out = _core.rfm_scores(
+    scheme_given = isinstance(chosen, RfmScheme)
+    batch, levels = _core.rfm_scores(
         users,
         column(data_table, ts),
         column(data_table, amount),
@@ -337,51 +345,19 @@ def rfm(
         ties,
         (user, ts, amount),
         chosen.cells if isinstance(chosen, RfmScheme) else None,
+        list(chosen.segments) if isinstance(chosen, RfmScheme) else None,
     )
-    levels = out["levels"]
-    first_row = pa.array(out["first_row"])
-    monetary: pa.Array
-    if out["monetary_kind"] == "decimal":
-        scale = out["scale"]
-        words = np.empty((len(out["monetary"]), 2), dtype=np.int64)
-        words[:, 0] = out["monetary"]
-        words[:, 1] = out["monetary"] >> 63
-        kind = pa.decimal128(38, scale)
-        monetary = pa.Array.from_buffers(kind, len(words), [None, pa.py_buffer(words.tobytes())])
+    scored = pa.record_batch(batch)
+    if isinstance(chosen, RfmScheme) and chosen.bins != levels:
+        raise InvalidInputError(_levels_mismatch(chosen, levels, scored.num_rows, int(bins)))
+    # The core reads integer ids as u32, i64 or u64 and string ids as codes: the
+    # user's own column (type and all) is put back in front.
+    if "user" in scored.schema.names:
+        ids = scored.column("user").cast(users.type)
     else:
-        monetary = pa.array(out["monetary"])
-    r, f, m = out["r"], out["f"], out["m"]
-    if "digits" in out:
-        # One digit per score: "545" is entry 5*100 + 4*10 + 5 of the dictionary.
-        # Scores 1..9 make every index valid, so Arrow's check (13 ms for 6 M
-        # customers) is skipped.
-        code = pa.DictionaryArray.from_arrays(pa.array(out["digits"]), _THREE_DIGITS, safe=False)
-    else:
-        code = pc.binary_join_element_wise(
-            *(pa.array(score).cast(pa.string()) for score in (r, f, m)), pa.scalar("-")
-        )
-    if isinstance(chosen, RfmScheme):
-        if chosen.bins != levels:
-            raise InvalidInputError(_levels_mismatch(chosen, levels, len(r), int(bins)))
-        # Indices come from the scheme's cells, checked above and in the core
-        # (no customer without a segment): Arrow's own check is skipped.
-        segment = pa.DictionaryArray.from_arrays(
-            pa.array(out["segments"]), pa.array(chosen.segments), safe=False
-        )
-    else:
-        segment = _cn8(out, cn8_basis)
-    table = pa.table(
-        {
-            user: pa.array(out["users"], users.type) if "users" in out else users.take(first_row),
-            "recency_days": pa.array(out["recency_days"]),
-            "frequency": pa.array(out["frequency"]),
-            "monetary": monetary,
-            # Scores are 1..100: their bytes read the same as int8.
-            "r": pa.array(r.view(np.int8)),
-            "f": pa.array(f.view(np.int8)),
-            "m": pa.array(m.view(np.int8)),
-            "rfm_code": code,
-            "segment": segment,
-        }
-    )
+        ids = users.take(scored.column("first_row"))
+    names = [n for n in scored.schema.names if n not in ("user", "first_row")]
+    table = pa.table([ids, *(scored.column(n) for n in names)], names=[user, *names])
+    if not scheme_given:
+        table = table.append_column("segment", _cn8(table, cn8_basis))
     return RfmResult(table, user)

@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 use crate::rank::{ntile_bytes, Ties};
 
 mod columns;
+mod table;
 mod totals;
 pub use columns::{score_columns, CustomerIds, Labels, Scored};
+pub use table::scored_table;
 use totals::{Cents, Compensated, Narrow, Tally, Wide};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
