@@ -25,7 +25,7 @@ from .errors import (
     UnknownNameError,
     UosegError,
 )
-from .query import ALL, Attr, Query, attr, segment, tag
+from .query import ALL, Attr, Behaviour, Query, attr, did, first, segment, tag
 from .rfm import RfmResult, RfmScheme, rfm
 from .split import split
 
@@ -33,6 +33,7 @@ __all__ = [
     "ALL",
     "Attr",
     "Audience",
+    "Behaviour",
     "ColumnTypeError",
     "DuplicateEdgesError",
     "Explain",
@@ -51,6 +52,8 @@ __all__ = [
     "UosegError",
     "attr",
     "cut",
+    "did",
+    "first",
     "intersection",
     "ntile",
     "num_threads",

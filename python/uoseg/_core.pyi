@@ -90,6 +90,19 @@ class Audience:
 
 @final
 class Store:
+    def with_events(
+        self,
+        users: pa.ChunkedArray,
+        ts: pa.ChunkedArray,
+        events: pa.ChunkedArray,
+        values: pa.ChunkedArray | None,
+        columns: tuple[str, str, str, str | None],
+    ) -> Store: ...
+    def with_zone(self, zone: str) -> Store: ...
+    @property
+    def zone(self) -> str: ...
+    def day_start(self, day: int) -> int: ...
+    def event_counts(self) -> tuple[dict[str, int], str | None]: ...
     @staticmethod
     def empty(ids: str) -> Store: ...
     @staticmethod

@@ -21,7 +21,7 @@ from typing import Any
 
 from . import _core
 
-__all__ = ["ALL", "Attr", "Query", "attr", "literal", "segment", "tag"]
+__all__ = ["ALL", "Attr", "Behaviour", "Query", "attr", "did", "first", "literal", "segment", "tag"]
 
 _UNITS = {
     "day": "DAYS",
@@ -204,6 +204,69 @@ def attr(name: str) -> Attr:
 def segment(name: str) -> Query:
     """A saved segment, ``@name``."""
     return Query(f"@{_name(name)}")
+
+
+_COMPARISONS = ("<", "<=", "=", "!=", ">=", ">")
+
+
+def _comparison(op: str) -> str:
+    op = "=" if op == "==" else op
+    if op not in _COMPARISONS:
+        raise ValueError(f"comparison must be one of {_COMPARISONS}, got {op!r}")
+    return op
+
+
+class Behaviour:
+    """A behaviour condition being built: ``did("login").on_days(">=", 5).within(30)``.
+
+    ``times``, ``on_days`` and ``total`` say what is counted; ``within``,
+    ``between`` and ``ever`` say which days, and return the :class:`Query`.
+    """
+
+    __slots__ = ("_head", "_measure")
+
+    def __init__(self, head: str, measure: str = "") -> None:
+        self._head = head
+        self._measure = measure
+
+    def _with(self, measure: str) -> Behaviour:
+        if self._head.startswith("FIRST"):
+            raise ValueError("FIRST takes a window only (within, between or ever)")
+        return Behaviour(self._head, f" {measure}")
+
+    def times(self, op: str, count: int) -> Behaviour:
+        """How many events: ``times(">=", 2)`` is ``>= 2 TIMES``."""
+        return self._with(f"{_comparison(op)} {int(count)} TIMES")
+
+    def on_days(self, op: str, count: int) -> Behaviour:
+        """On how many distinct days: ``on_days(">=", 5)`` is ``ON >= 5 DAYS``."""
+        return self._with(f"ON {_comparison(op)} {int(count)} DAYS")
+
+    def total(self, column: str, op: str, value: float) -> Behaviour:
+        """The sum of the value column: ``total("amount", ">", 500)``."""
+        return self._with(f"TOTAL {_name(column)} {_comparison(op)} {literal(value)}")
+
+    def within(self, days: int) -> Query:
+        """The ``days`` calendar days ending on as_of's day."""
+        return Query(f"{self._head}{self._measure} WITHIN {int(days)} DAYS")
+
+    def between(self, start: _dt.date, end: _dt.date) -> Query:
+        """Calendar days from ``start`` to ``end``, both included."""
+        return Query(f"{self._head}{self._measure} BETWEEN {literal(start)} AND {literal(end)}")
+
+    def ever(self) -> Query:
+        """Every day up to as_of's day."""
+        return Query(f"{self._head}{self._measure} EVER")
+
+
+def did(event: str) -> Behaviour:
+    """Users who did ``event`` (at least once, or as a measure says)."""
+    return Behaviour(f"DID {_name(event)}")
+
+
+def first(event: str) -> Behaviour:
+    """Users whose first ``event`` falls in the window."""
+    return Behaviour(f"FIRST {_name(event)}")
 
 
 ALL = Query("ALL")

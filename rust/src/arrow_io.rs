@@ -240,6 +240,78 @@ pub fn audience_of(store: &Store, users: &[ArrayRef], column: &str) -> Result<Bi
     Ok(bitmap)
 }
 
+/// The columns of an event log handed to [`with_events`], by name.
+pub struct EventColumns<'a> {
+    pub user: &'a str,
+    pub ts: &'a str,
+    pub event: &'a str,
+    pub value: Option<&'a str>,
+}
+
+/// `store` with an event log's rows added (see `events`): days are calendar
+/// days in the store's time zone, event names are NFC-normalised, a null user,
+/// time or event is refused naming its row, and new users join the universe.
+pub fn with_events(
+    store: &Store,
+    users: &[ArrayRef],
+    ts: &[ArrayRef],
+    events: &[ArrayRef],
+    values: Option<&[ArrayRef]>,
+    columns: EventColumns<'_>,
+) -> Result<Store> {
+    let rows: usize = users.iter().map(|c| c.len()).sum();
+    let lengths = [("ts", ts), ("event", events)].into_iter().chain(values.map(|v| ("value", v)));
+    for (what, chunks) in lengths {
+        let n: usize = chunks.iter().map(|c| c.len()).sum();
+        if n != rows {
+            return Err(Error::invalid(format!("the {what} column has {n} rows and the user column {rows}")));
+        }
+    }
+    let log = store.events();
+    if let (Some(name), Some(old)) = (columns.value, log.value_name.as_deref()) {
+        if name != old {
+            return Err(Error::invalid(format!(
+                "this store's event values are in column {old:?}; pass value={old:?} (not {name:?}) or rename the column"
+            )));
+        }
+    }
+    let days = crate::events::build::local_days(ts, columns.ts, log.zone)?;
+    let encoded = ingest::encode_strings(events, columns.event)?;
+    if let Some(row) = encoded.first_null() {
+        return Err(Error::invalid(format!(
+            "column '{}' is null at row {row}: every event needs a name",
+            columns.event
+        )));
+    }
+    let values = match (values, columns.value) {
+        (Some(chunks), Some(name)) => Some(crate::events::build::event_values(chunks, name)?),
+        _ => None,
+    };
+    let names: Vec<String> = encoded.dictionary.iter().map(|n| crate::names::nfc(n).into_owned()).collect();
+    if let Some(empty) = names.iter().position(|n| n.is_empty()) {
+        let row = encoded.codes.iter().position(|&c| c as usize == empty).unwrap_or(0);
+        return Err(Error::invalid(format!("column '{}' has an empty event name at row {row}", columns.event)));
+    }
+    let (dense, next) = with_known_users(store, users, columns.user)?;
+    let batch = crate::events::build::batch_days(&dense, &encoded.codes, names.len(), &days, values.as_deref())?;
+    let log = log.with_batch(batch, &names, columns.value.filter(|_| values.is_some()));
+    Ok(next.with_events(log))
+}
+
+/// `store` in another time zone; only a store without events may change it.
+pub fn with_zone(store: &Store, zone: &str) -> Result<Store> {
+    let zone = crate::events::Zone::named(zone)?;
+    if !store.events().is_empty() && store.zone() != zone {
+        return Err(Error::invalid(format!(
+            "this store's events are on days in {}; its time zone cannot change",
+            store.zone().name()
+        )));
+    }
+    let mut log = (**store.events()).clone();
+    log.zone = zone;
+    Ok(store.with_events(log))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,22 @@ pub fn bitmaps_by_code(users: &[u32], codes: &[u32], n_codes: usize) -> Vec<Bitm
     if n_codes == 0 {
         return Vec::new();
     }
+    let Grouped { users: grouped, bounds, max_id } = group_by_code(users, codes, n_codes);
+    build_groups(&grouped, &bounds, max_id)
+}
+
+/// Rows grouped by code: the users of code `c` are `users[bounds[c]..bounds[c + 1]]`,
+/// in row order.
+pub struct Grouped {
+    pub users: Vec<u32>,
+    pub bounds: Vec<usize>,
+    /// The largest user id among the grouped rows (0 if none).
+    pub max_id: u32,
+}
+
+/// A parallel counting sort of (user, code) rows by code; rows whose code is
+/// `>= n_codes` are skipped.
+pub fn group_by_code(users: &[u32], codes: &[u32], n_codes: usize) -> Grouped {
     // Each range counts into its own `n_codes` counters: with many codes (one per
     // user, say), fewer and longer ranges keep the counters no larger than the rows.
     let ranges = parallel::ranges(users.len(), n_codes.max(1 << 16));
@@ -82,7 +98,7 @@ pub fn bitmaps_by_code(users: &[u32], codes: &[u32], n_codes: usize) -> Vec<Bitm
     // zero fill saves faulting in and clearing the buffer twice.
     unsafe { grouped.set_len(offset) };
     drop(starts);
-    build_groups(&grouped, &bounds, max_id)
+    Grouped { users: grouped, bounds, max_id }
 }
 
 /// One run-optimised bitmap per value of an encoded string column

@@ -13,6 +13,7 @@
 //! selection                   exact order statistics of f64 values (quantile, rank)
 //! persist                     the store file
 //! store                       immutable snapshots: universe, ids, tags, attributes
+//! events                      what users did per calendar day; behaviour conditions
 //! ingest, build, numeric      Arrow to dense ids and codes; bitmap builds; range index
 //! ids, names, bytes, logical  id dictionary, NFC names, byte reader, numeric units
 //! algebra, memory, parallel   set helpers, huge pages, the thread pool
@@ -26,6 +27,7 @@ pub mod arrow_io;
 pub mod build;
 pub mod bytes;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod ingest;
 pub mod logical;

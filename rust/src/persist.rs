@@ -7,6 +7,10 @@
 //!          ... (the first section is the manifest: kind, name and count of every other section)
 //! trailer  "UOSEGEND" | u32 CRC-32 of the header
 //! ```
+//! Version 2 adds two section kinds: `Clock` (the store's time zone and the
+//! name of its event value column) and `Events` (one per event name, laid
+//! out by `events::format`). A store without events in UTC writes neither and
+//! keeps version 1, which every uoseg reads.
 //! Bitmaps are in the Roaring portable format (the bytes CRoaring, pyroaring, Java
 //! and Go exchange). A save writes a temporary file in the same folder, fsyncs it
 //! and renames it over the target, so an interrupted save leaves the old file.
@@ -22,6 +26,7 @@ use rayon::prelude::*;
 
 use crate::bytes::Reader;
 use crate::error::{Error, Result};
+use crate::events::{self, EventLog, History, Zone};
 use crate::ids::IdMap;
 use crate::logical::Logical;
 use crate::numeric::NumericColumn;
@@ -29,7 +34,7 @@ use crate::store::{Categorical, Numeric, Store};
 
 const MAGIC: &[u8; 8] = b"UOSEGSTO";
 const TRAILER: &[u8; 8] = b"UOSEGEND";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -41,12 +46,16 @@ enum SectionKind {
     Categorical = 4,
     Numeric = 5,
     Segment = 6,
+    Clock = 7,
+    Events = 8,
 }
 
 impl SectionKind {
     fn from_u8(value: u8) -> Option<Self> {
         use SectionKind::*;
-        [Manifest, Ids, Universe, Tag, Categorical, Numeric, Segment].into_iter().find(|k| *k as u8 == value)
+        [Manifest, Ids, Universe, Tag, Categorical, Numeric, Segment, Clock, Events]
+            .into_iter()
+            .find(|k| *k as u8 == value)
     }
 }
 
@@ -148,6 +157,20 @@ fn sections_of(store: &Store) -> Vec<Section> {
         count: 0,
         payload: text.as_bytes().to_vec(),
     }));
+    let log = store.events();
+    if !log.is_empty() || log.zone != Zone::utc() {
+        let mut clock = Vec::new();
+        put_str(&mut clock, log.zone.name());
+        put_str(&mut clock, log.value_name.as_deref().unwrap_or(""));
+        sections.push(Section { kind: SectionKind::Clock, name: String::new(), count: 0, payload: clock });
+        let histories: Vec<(&String, &Arc<History>)> = log.events.iter().collect();
+        sections.par_extend(histories.into_par_iter().map(|(name, history)| Section {
+            kind: SectionKind::Events,
+            name: name.clone(),
+            count: history.days.len() as u64,
+            payload: events::format::encode(history),
+        }));
+    }
     let mut manifest = Vec::new();
     manifest.extend_from_slice(&(sections.len() as u64).to_le_bytes());
     for section in &sections {
@@ -199,7 +222,10 @@ fn write_file(sections: &[Section], path: &Path, target: &Path) -> Result<()> {
 fn write_sections(out: &mut impl Write, sections: &[Section]) -> std::io::Result<()> {
     let mut header = Vec::with_capacity(16);
     header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    // Files that need nothing of version 2 stay readable by every uoseg.
+    let needs_2 = sections.iter().any(|s| matches!(s.kind, SectionKind::Clock | SectionKind::Events));
+    let version: u32 = if needs_2 { FORMAT_VERSION } else { 1 };
+    header.extend_from_slice(&version.to_le_bytes());
     header.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     out.write_all(&header)?;
     for section in sections {
@@ -300,6 +326,8 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
     let mut attribute_sections = Vec::new();
     let mut numeric_sections = Vec::new();
     let mut segments = BTreeMap::new();
+    let mut clock = None;
+    let mut event_sections = Vec::new();
     for section in &raw[1..] {
         match section.kind {
             SectionKind::Ids => ids = Some(IdMap::decode(section.payload)?),
@@ -312,6 +340,8 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
                     .map_err(|_| Error::format(format!("segment {:?}: text is not UTF-8", section.name)))?;
                 segments.insert(section.name.clone(), text);
             }
+            SectionKind::Clock => clock = Some(parse_clock(section.payload)?),
+            SectionKind::Events => event_sections.push(section),
             SectionKind::Manifest => return Err(Error::format("a second manifest")),
         }
     }
@@ -347,7 +377,32 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
             return Err(Error::format(format!("attribute '{name}' appears twice")));
         }
     }
-    Ok(Store::from_parts(universe, ids, tag_map, attribute_map).with_extras(numeric_map, segments))
+    let mut log = clock.unwrap_or_else(|| EventLog::new(Zone::utc()));
+    if !event_sections.is_empty() && raw.iter().all(|s| s.kind != SectionKind::Clock) {
+        return Err(Error::format("store file has events but no time zone"));
+    }
+    let histories: Vec<(String, History)> = event_sections
+        .par_iter()
+        .map(|s| Ok((s.name.clone(), events::format::decode(s.payload, &format!("event {:?}", s.name))?)))
+        .collect::<Result<_>>()?;
+    for (name, history) in histories {
+        if log.events.insert(name.clone(), Arc::new(history)).is_some() {
+            return Err(Error::format(format!("event '{name}' appears twice")));
+        }
+    }
+    let store = Store::from_parts(universe, ids, tag_map, attribute_map).with_extras(numeric_map, segments);
+    Ok(store.with_events(log))
+}
+
+/// The time zone and the value column's name (empty: none).
+fn parse_clock(payload: &[u8]) -> Result<EventLog> {
+    let mut reader = Reader::new(payload, "time zone section");
+    let zone = Zone::named(&reader.string()?).map_err(|e| Error::format(e.to_string()))?;
+    let value_name = reader.string()?;
+    reader.finish()?;
+    let mut log = EventLog::new(zone);
+    log.value_name = (!value_name.is_empty()).then_some(value_name);
+    Ok(log)
 }
 
 fn parse_numeric(payload: &[u8], name: &str) -> Result<Numeric> {

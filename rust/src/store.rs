@@ -8,6 +8,7 @@ use std::sync::Arc;
 use croaring::Bitmap;
 
 use crate::error::{Error, Result};
+use crate::events::{EventLog, Zone};
 use crate::ids::{IdKind, IdMap};
 use crate::logical::Logical;
 use crate::names::{by_nfc_name, nfc};
@@ -74,6 +75,8 @@ pub struct Store {
     numerics: BTreeMap<String, Arc<Numeric>>,
     /// Saved segments: name → canonical query text.
     segments: BTreeMap<String, String>,
+    /// What users did, by calendar day in the store's time zone.
+    events: Arc<EventLog>,
 }
 
 /// One row of `describe()`.
@@ -97,6 +100,7 @@ impl Store {
             attributes: BTreeMap::new(),
             numerics: BTreeMap::new(),
             segments: BTreeMap::new(),
+            events: Arc::new(EventLog::new(Zone::utc())),
         }
     }
 
@@ -112,7 +116,24 @@ impl Store {
             attributes,
             numerics: BTreeMap::new(),
             segments: BTreeMap::new(),
+            events: Arc::new(EventLog::new(Zone::utc())),
         }
+    }
+
+    /// The same store with these events (and their time zone).
+    pub fn with_events(&self, events: EventLog) -> Self {
+        let mut next = self.clone();
+        next.events = Arc::new(events);
+        next
+    }
+
+    /// The events and the store's time zone.
+    pub fn events(&self) -> &Arc<EventLog> {
+        &self.events
+    }
+
+    pub fn zone(&self) -> Zone {
+        self.events.zone
     }
 
     /// The same store with numeric attributes and saved segments (used on load).
@@ -230,9 +251,15 @@ impl Store {
 
     /// Bytes held by the bitmaps and the id dictionary (an estimate for the latter).
     pub fn memory_usage(&self) -> usize {
-        let bitmaps: usize = self.tags.values().map(|b| bitmap_memory(b)).sum::<usize>()
-            + self.attributes.values().flat_map(|a| a.values.values()).map(|b| bitmap_memory(b)).sum::<usize>()
-            + bitmap_memory(&self.universe.users);
+        let bitmaps: usize = self.events.memory_usage()
+            + self.tags.values().map(|b| crate::roaring::heap_bytes(b)).sum::<usize>()
+            + self
+                .attributes
+                .values()
+                .flat_map(|a| a.values.values())
+                .map(|b| crate::roaring::heap_bytes(b))
+                .sum::<usize>()
+            + crate::roaring::heap_bytes(&self.universe.users);
         let numerics: usize = self.numerics.values().map(|n| n.column.memory_usage()).sum();
         bitmaps + numerics + self.universe.ids.len() * 32
     }
@@ -373,11 +400,4 @@ impl Store {
         next.attributes.insert(name.to_string(), Arc::new(Categorical { values: merged }));
         Ok(next)
     }
-}
-
-/// Bytes a bitmap holds in memory: its containers plus a key and pointer each.
-pub fn bitmap_memory(bitmap: &Bitmap) -> usize {
-    let stats = bitmap.statistics();
-    (stats.n_bytes_array_containers + stats.n_bytes_bitset_containers + stats.n_bytes_run_containers) as usize
-        + stats.n_containers as usize * 16
 }

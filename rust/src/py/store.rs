@@ -163,6 +163,50 @@ impl PyStore {
         Ok(PyStore::wrap(store))
     }
 
+    /// The same store with an event log's rows added (see `arrow_io::with_events`).
+    #[pyo3(signature = (users, ts, events, values, columns))]
+    fn with_events(
+        &self,
+        py: Python<'_>,
+        users: PyChunkedArray,
+        ts: PyChunkedArray,
+        events: PyChunkedArray,
+        values: Option<PyChunkedArray>,
+        columns: (String, String, String, Option<String>),
+    ) -> PyResult<Self> {
+        let (users, ts, events) = (chunks(users), chunks(ts), chunks(events));
+        let values = values.map(chunks);
+        let (user, ts_column, event, value) = &columns;
+        let names = arrow_io::EventColumns { user, ts: ts_column, event, value: value.as_deref() };
+        let store = released_parallel(py, || {
+            arrow_io::with_events(&self.inner, &users, &ts, &events, values.as_deref(), names)
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
+    /// The same store in time zone `zone` (an IANA name); only before events.
+    fn with_zone(&self, zone: &str) -> PyResult<Self> {
+        Ok(PyStore::wrap(arrow_io::with_zone(&self.inner, zone)?))
+    }
+
+    /// The store's time zone (an IANA name).
+    #[getter]
+    fn zone(&self) -> &'static str {
+        self.inner.zone().name()
+    }
+
+    /// The first instant (µs since the epoch, UTC) of local day `day` (days
+    /// since 1970-01-01) in the store's time zone.
+    fn day_start(&self, day: i64) -> i64 {
+        self.inner.zone().start_of(day)
+    }
+
+    /// Events recorded per event name, and the value column's name.
+    fn event_counts(&self) -> (std::collections::BTreeMap<String, u64>, Option<String>) {
+        let log = self.inner.events();
+        (log.event_counts(), log.value_name.clone())
+    }
+
     /// Evaluate a DSL query; `as_of` in microseconds since the epoch (UTC).
     #[pyo3(signature = (text, as_of = None))]
     ///

@@ -63,6 +63,8 @@ pub enum Expr {
         amount: f64,
         unit: TimeUnit,
     },
+    /// `DID event [measure] window` / `FIRST event window` (see `events::condition`).
+    Behaviour(crate::events::Condition),
     Not(Box<Expr>),
     /// n-ary; a chain `a AND b AND c` parses to one node with three children.
     And(Vec<Expr>),
@@ -83,6 +85,8 @@ pub enum NameKind {
     Tag,
     Attribute,
     Segment,
+    /// An event name after `DID` / `FIRST`.
+    Event,
 }
 
 /// One occurrence of a name, so later stages (binding, evaluation) can point

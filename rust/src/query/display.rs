@@ -9,6 +9,7 @@ use std::fmt::{self, Write};
 
 use super::ast::{civil_from_days, CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
 use super::lexer::is_bare_name;
+use crate::events::{Condition, Measure, Window};
 use crate::syntax::is_bidi_control;
 
 const PREC_OR: u8 = 1;
@@ -221,6 +222,7 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr) -> fmt::Result {
             write_amount(f, *amount)?;
             write!(f, " {unit}")
         }
+        Expr::Behaviour(condition) => write_behaviour(f, condition),
         Expr::Not(inner) => {
             f.write_str("NOT ")?;
             write_child(f, inner, PREC_NOT)
@@ -228,6 +230,32 @@ fn write_expr(f: &mut fmt::Formatter<'_>, e: &Expr) -> fmt::Result {
         Expr::And(terms) => write_nary(f, terms, " AND ", PREC_AND, "ALL"),
         Expr::Xor(terms) => write_nary(f, terms, " XOR ", PREC_XOR, "NOT ALL"),
         Expr::Or(terms) => write_nary(f, terms, " OR ", PREC_OR, "NOT ALL"),
+    }
+}
+
+fn write_behaviour(f: &mut fmt::Formatter<'_>, c: &Condition) -> fmt::Result {
+    f.write_str(if c.first { "FIRST " } else { "DID " })?;
+    write_name(f, &c.event)?;
+    match &c.measure {
+        Measure::Once => {}
+        Measure::Times(op, n) => write!(f, " {} {n} TIMES", op.symbol())?,
+        Measure::Days(op, n) => write!(f, " ON {} {n} DAYS", op.symbol())?,
+        Measure::Total { column, op, value } => {
+            f.write_str(" TOTAL ")?;
+            write_name(f, column)?;
+            write!(f, " {} ", op.symbol())?;
+            write_amount(f, *value)?;
+        }
+    }
+    match c.window {
+        Window::Last(n) => write!(f, " WITHIN {n} DAYS"),
+        Window::Between(a, b) => {
+            f.write_str(" BETWEEN ")?;
+            write_date(f, i64::from(a))?;
+            f.write_str(" AND ")?;
+            write_date(f, i64::from(b))
+        }
+        Window::Ever => f.write_str(" EVER"),
     }
 }
 

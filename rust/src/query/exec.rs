@@ -178,6 +178,7 @@ impl<'a> Executor<'a> {
             } else {
                 numeric.column.nulls_within(self.universe)
             }),
+            Leaf::Behaviour { history, condition, first, last } => Arc::new(condition.users(history, *first, *last)),
         }
     }
 

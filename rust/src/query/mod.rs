@@ -160,6 +160,7 @@ pub fn drop_name(store: &Store, kind: NameKind, name: &str, force: bool) -> crat
         NameKind::Tag => store.without_tag(name)?,
         NameKind::Attribute => store.without_attribute(name)?,
         NameKind::Segment => return Ok((drop_segment(store, name)?, vec![])),
+        NameKind::Event => return Err(crate::Error::invalid("events are not dropped one by one")),
     };
     let affected = with_dependents(store, users_of(store, kind, name));
     if affected.is_empty() {

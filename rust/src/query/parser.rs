@@ -5,6 +5,7 @@
 use super::ast::{CmpOp, Expr, Literal, NameKind, NameRef, Span, TimeUnit};
 use super::display::quote_str;
 use super::lexer::{Keyword, Lexer, Tok, Token};
+use crate::events::{Compare, Condition, Measure, Window};
 use crate::syntax::{snippet, QuerySyntaxError};
 
 /// Maximum nesting of parentheses plus pending `NOT`s.
@@ -228,6 +229,14 @@ impl Parser<'_> {
         if name.is_empty() {
             return Err(self.error(tok, "empty name".to_owned(), &[]));
         }
+        // `DID` and `FIRST` are words, not keywords: they start a behaviour
+        // condition only when an event name follows (a tag may be called "first").
+        let behaviour = ["DID", "FIRST"].iter().find(|w| w.eq_ignore_ascii_case(name));
+        if let (Tok::Ident(_), Some(word)) = (&tok.tok, behaviour) {
+            if matches!(self.lx.peek()?.tok, Tok::Ident(_) | Tok::Quoted(_) | Tok::Backtick(_)) {
+                return self.behaviour(*word == "FIRST");
+            }
+        }
         let is_predicate = matches!(
             self.lx.peek()?.tok,
             Tok::Eq
@@ -381,6 +390,141 @@ impl Parser<'_> {
         match unit {
             Some(unit) => Ok(Expr::Within { attr, amount, unit }),
             None => Err(self.unexpected(&tok, &["DAYS", "HOURS", "MINUTES"])),
+        }
+    }
+}
+
+impl Parser<'_> {
+    /// After `DID` or `FIRST`: `event [measure] window`.
+    fn behaviour(&mut self, first: bool) -> PResult<Expr> {
+        let tok = self.lx.next_token()?;
+        let event = match &tok.tok {
+            Tok::Ident(name) | Tok::Quoted(name) | Tok::Backtick(name) => name.clone(),
+            _ => return Err(self.unexpected(&tok, &["event name"])),
+        };
+        self.record(NameKind::Event, &event, &tok)?;
+        let measure_tok = self.lx.peek()?.clone();
+        let measure = if first { Measure::Once } else { self.measure()? };
+        let window = self.window()?;
+        let condition = Condition { event, first, measure, window };
+        if let Err(e) = condition.check() {
+            return Err(self.error(&measure_tok, e.to_string(), &[]));
+        }
+        Ok(Expr::Behaviour(condition))
+    }
+
+    fn measure(&mut self) -> PResult<Measure> {
+        let tok = self.lx.peek()?.clone();
+        if let Tok::Ident(word) = &tok.tok {
+            if word.eq_ignore_ascii_case("ON") {
+                self.lx.next_token()?;
+                let op = self.compare()?;
+                let n = self.count()?;
+                self.unit_word(&["DAYS", "DAY"])?;
+                return Ok(Measure::Days(op, n));
+            }
+            if word.eq_ignore_ascii_case("TOTAL") {
+                self.lx.next_token()?;
+                let column = self.lx.next_token()?;
+                let column = match column.tok {
+                    Tok::Ident(name) | Tok::Quoted(name) | Tok::Backtick(name) => name,
+                    _ => return Err(self.unexpected(&column, &["value column name"])),
+                };
+                let op = self.compare()?;
+                let value = self.lx.next_token()?;
+                let value = match value.tok {
+                    Tok::Int(n) => n as f64,
+                    Tok::Float(x) => x,
+                    _ => return Err(self.unexpected(&value, &["a number"])),
+                };
+                return Ok(Measure::Total { column, op, value });
+            }
+            return Ok(Measure::Once);
+        }
+        if matches!(tok.tok, Tok::Eq | Tok::Ne | Tok::Lt | Tok::Le | Tok::Gt | Tok::Ge) {
+            let op = self.compare()?;
+            let n = self.count()?;
+            self.unit_word(&["TIMES", "TIME"])?;
+            return Ok(Measure::Times(op, n));
+        }
+        Ok(Measure::Once)
+    }
+
+    fn window(&mut self) -> PResult<Window> {
+        let tok = self.lx.next_token()?;
+        match &tok.tok {
+            Tok::Keyword(Keyword::Within) => {
+                let amount = self.lx.next_token()?;
+                let days = match amount.tok {
+                    Tok::Int(n) if n >= 1 => u32::try_from(n).unwrap_or(u32::MAX),
+                    Tok::Int(_) => {
+                        return Err(self.error(
+                            &amount,
+                            "a window needs at least 1 day: WITHIN 1 DAYS is as_of's day".to_owned(),
+                            &["a positive whole number of days"],
+                        ))
+                    }
+                    _ => return Err(self.unexpected(&amount, &["a positive whole number of days"])),
+                };
+                self.unit_word(&["DAYS", "DAY"])?;
+                Ok(Window::Last(days))
+            }
+            Tok::Keyword(Keyword::Between) => {
+                let low_tok = self.lx.peek()?.clone();
+                let low = self.date()?;
+                let and = self.lx.next_token()?;
+                if and.tok != Tok::Keyword(Keyword::And) {
+                    return Err(self.unexpected(&and, &["AND"]));
+                }
+                let high = self.date()?;
+                if low > high {
+                    return Err(self.error(
+                        &low_tok,
+                        "empty range: BETWEEN's first date is after its second".to_owned(),
+                        &[],
+                    ));
+                }
+                Ok(Window::Between(low, high))
+            }
+            Tok::Ident(word) if word.eq_ignore_ascii_case("EVER") => Ok(Window::Ever),
+            _ => Err(self.unexpected(&tok, &["WITHIN", "BETWEEN", "EVER"])),
+        }
+    }
+
+    fn date(&mut self) -> PResult<i32> {
+        let tok = self.lx.next_token()?;
+        match tok.tok {
+            Tok::Date(d) => Ok(d),
+            _ => Err(self.unexpected(&tok, &["a date (YYYY-MM-DD)"])),
+        }
+    }
+
+    fn compare(&mut self) -> PResult<Compare> {
+        let tok = self.lx.next_token()?;
+        Ok(match tok.tok {
+            Tok::Eq => Compare::Eq,
+            Tok::Ne => Compare::Ne,
+            Tok::Lt => Compare::Lt,
+            Tok::Le => Compare::Le,
+            Tok::Gt => Compare::Gt,
+            Tok::Ge => Compare::Ge,
+            _ => return Err(self.unexpected(&tok, &["comparison operator"])),
+        })
+    }
+
+    fn count(&mut self) -> PResult<u64> {
+        let tok = self.lx.next_token()?;
+        match tok.tok {
+            Tok::Int(n) if n >= 0 => Ok(n as u64),
+            _ => Err(self.unexpected(&tok, &["a whole number"])),
+        }
+    }
+
+    fn unit_word(&mut self, words: &[&str]) -> PResult<()> {
+        let tok = self.lx.next_token()?;
+        match &tok.tok {
+            Tok::Ident(word) if words.iter().any(|w| w.eq_ignore_ascii_case(word)) => Ok(()),
+            _ => Err(self.unexpected(&tok, &words[..1])),
         }
     }
 }

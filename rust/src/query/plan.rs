@@ -13,6 +13,7 @@ use super::ast::{CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
 use super::lexer::{Lexer, Tok};
 use super::{parse_cached, render_at};
 use crate::error::{Error, Result};
+use crate::events::{Condition, History, Measure};
 use crate::logical::Logical;
 use crate::numeric::Scalar;
 use crate::store::{Categorical, Numeric, Store};
@@ -37,6 +38,8 @@ pub enum Leaf {
     NotEqual { numeric: Arc<Numeric>, value: Scalar },
     /// Numeric `IS [NOT] NULL`.
     NumericNull { numeric: Arc<Numeric>, negated: bool },
+    /// A behaviour condition over days `first..=last` of one event's history.
+    Behaviour { history: Arc<History>, condition: Condition, first: i32, last: i32 },
 }
 
 impl Leaf {
@@ -51,6 +54,9 @@ impl Leaf {
             Leaf::Range { numeric, low, high } => format!("#range{:p}{low:?}{high:?}", Arc::as_ptr(numeric)),
             Leaf::NotEqual { numeric, value } => format!("#ne{:p}{value:?}", Arc::as_ptr(numeric)),
             Leaf::NumericNull { numeric, negated } => format!("#nnull{:p}{negated}", Arc::as_ptr(numeric)),
+            Leaf::Behaviour { history, condition, first, last } => {
+                format!("#did{:p}{condition:?}{first}..{last}", Arc::as_ptr(history))
+            }
         }
     }
 }
@@ -265,6 +271,7 @@ impl<'a> Binder<'a> {
                 }
             }
             Expr::Within { attr, amount, unit } => self.within(expr, attr, *amount, *unit)?,
+            Expr::Behaviour(condition) => self.behaviour(expr, condition)?,
             Expr::Not(inner) => match self.bind(inner)? {
                 Plan::Not(x) => *x,
                 Plan::Universe => Plan::Empty,
@@ -358,6 +365,20 @@ impl<'a> Binder<'a> {
         self.expanding = inner.expanding;
         self.expanding.pop();
         Ok(Plan::Segment { name: name.to_string(), body: Box::new(body?) })
+    }
+
+    fn behaviour(&self, expr: &Expr, condition: &Condition) -> Result<Plan> {
+        let mut condition = condition.clone();
+        condition.event = crate::names::nfc(&condition.event).into_owned();
+        if let Measure::Total { column, .. } = &mut condition.measure {
+            *column = crate::names::nfc(column).into_owned();
+        }
+        let log = self.store.events();
+        if !log.events.contains_key(&condition.event) {
+            return Err(self.unknown("event", &condition.event, log.events.keys()));
+        }
+        let (history, (first, last)) = condition.bind(log, self.as_of)?;
+        Ok(leaf(expr, Leaf::Behaviour { history, condition, first, last }))
     }
 
     fn categorical(&self, attr: &str) -> Result<Arc<Categorical>> {
@@ -471,7 +492,8 @@ impl<'a> Binder<'a> {
                 (ticks(as_of as f64 * per_micro - span_micros * per_micro), ticks(as_of as f64 * per_micro))
             }
             Logical::Date => {
-                let today = as_of.div_euclid(MICROS_PER_DAY) as f64;
+                // "Today" is as_of's calendar day in the store's time zone.
+                let today = self.store.zone().day_of(as_of) as f64;
                 (ticks(today - span_micros / MICROS_PER_DAY as f64), ticks(today))
             }
             other => {

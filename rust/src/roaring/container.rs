@@ -18,6 +18,16 @@ pub enum ContainerRef<'a> {
 }
 
 impl ContainerRef<'_> {
+    /// How many values the container holds.
+    pub fn cardinality(self) -> u32 {
+        match self {
+            ContainerRef::Array(values) => values.len() as u32,
+            ContainerRef::Bitset(words) => popcount(words),
+            ContainerRef::Runs(runs) => runs.iter().map(|&(s, e)| u32::from(e - s) + 1).sum(),
+            ContainerRef::RunLengths(runs) => runs.iter().map(|&[_, len]| u32::from(len) + 1).sum(),
+        }
+    }
+
     /// Calls `f(start, end)` for each run of a run container (nothing for the
     /// other kinds).
     pub fn for_each_run(self, mut f: impl FnMut(u16, u16)) {

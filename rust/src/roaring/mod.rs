@@ -55,3 +55,10 @@ pub const CHUNK_IDS: usize = 1 << 16;
 pub const ARRAY_MAX: usize = 4096;
 /// Bytes of a bitset container's payload.
 pub const BITSET_BYTES: usize = 8 * WORDS;
+
+/// Bytes a bitmap holds in memory: its containers plus a key and pointer each.
+pub fn heap_bytes(bitmap: &croaring::Bitmap) -> usize {
+    let stats = bitmap.statistics();
+    (stats.n_bytes_array_containers + stats.n_bytes_bitset_containers + stats.n_bytes_run_containers) as usize
+        + stats.n_containers as usize * 16
+}
