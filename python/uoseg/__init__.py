@@ -26,11 +26,13 @@ from .errors import (
     UosegError,
 )
 from .query import ALL, Attr, Behaviour, Query, attr, did, first, segment, tag
+from .retention import ActiveUsersTable, RetentionTable, StickinessTable
 from .rfm import RfmResult, RfmScheme, rfm
 from .split import split
 
 __all__ = [
     "ALL",
+    "ActiveUsersTable",
     "Attr",
     "Audience",
     "Behaviour",
@@ -43,8 +45,10 @@ __all__ = [
     "MissingFileError",
     "Query",
     "QuerySyntaxError",
+    "RetentionTable",
     "RfmResult",
     "RfmScheme",
+    "StickinessTable",
     "StoreDescription",
     "StoreFormatError",
     "TagStore",

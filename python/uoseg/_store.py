@@ -22,8 +22,16 @@ from . import _core
 from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
 from ._tables import TableResult
-from .errors import ColumnTypeError
+from .errors import ColumnTypeError, InvalidInputError
 from .query import Query, literal
+from .retention import (
+    ActiveUsersTable,
+    RetentionTable,
+    StickinessTable,
+    active_users_table,
+    retention_table,
+    stickiness_table,
+)
 
 __all__ = ["StoreDescription", "TagStore"]
 
@@ -319,6 +327,97 @@ class TagStore:
         if isinstance(as_of, _dt.date) and not isinstance(as_of, _dt.datetime):
             return self._core.day_start((as_of - _dt.date(1970, 1, 1)).days)
         return _micros(as_of)
+
+    def _among(self, among: Any, as_of: Any) -> Audience | None:
+        """An audience to restrict to: an Audience, or a query run at ``as_of``."""
+        if among is None or isinstance(among, Audience):
+            return among
+        return self.query(among, as_of)
+
+    def retention(
+        self,
+        event: str = "login",
+        cohort: str = "signup",
+        days: Iterable[int] = range(0, 31),
+        *,
+        start: Any = None,
+        end: Any = None,
+        kind: str = "n-day",
+        unit: str = "day",
+        among: Audience | QueryLike | None = None,
+        as_of: Any = None,
+    ) -> RetentionTable:
+        """Cohort retention: one row per cohort period (users whose first
+        ``cohort`` event, or whose ``cohort`` date attribute, falls in it) from
+        ``start`` to ``end``, its size, and per offset in ``days`` the users who
+        did ``event`` in the period that many units later (``kind="n-day"``), or
+        then or later (``"unbounded"``). ``unit`` is ``"day"``, ``"week"``
+        (Monday first) or ``"month"``. Nothing after ``as_of`` (required) is
+        looked at; a cell whose period has not come is null. ``among`` (an
+        audience or a query) restricts the cohorts. ``start`` defaults to the
+        first cohort day, ``end`` to as_of's day. See ``docs/events.md``.
+
+        Examples
+        --------
+        >>> table = store.retention("login", "signup", days=[0, 1, 7], as_of="2026-06-30")
+        >>> table.rates().average()["1"]   # 次日留存, over cohorts that have a day 1
+        """
+        micros = self._as_of(as_of)
+        if micros is None:
+            raise InvalidInputError(
+                "retention needs as_of= (uoseg never reads the clock by itself)"
+            )
+        return retention_table(
+            self._core,
+            event=event,
+            cohort=cohort,
+            days=days,
+            start=start,
+            end=end,
+            kind=kind,
+            unit=unit,
+            among=self._among(among, as_of),
+            as_of_day=self._core.day_of(micros),
+        )
+
+    def active_users(
+        self,
+        event: str = "login",
+        *,
+        start: Any = None,
+        end: Any = None,
+        unit: str = "day",
+        among: Audience | QueryLike | None = None,
+        as_of: Any = None,
+    ) -> ActiveUsersTable:
+        """DAU (``unit="day"``), WAU (``"week"``, Monday first) or MAU
+        (``"month"``): distinct users with ``event`` per period, counting the
+        days from ``start`` to ``end`` (default: the event's first and last
+        day; a period cut by either end counts only its days inside).
+        ``among`` restricts the users (a query in it is run at ``as_of``)."""
+        return active_users_table(
+            self._core,
+            event=event,
+            start=start,
+            end=end,
+            unit=unit,
+            among=self._among(among, as_of),
+        )
+
+    def stickiness(
+        self,
+        event: str = "login",
+        *,
+        start: Any = None,
+        end: Any = None,
+        among: Audience | QueryLike | None = None,
+        as_of: Any = None,
+    ) -> StickinessTable:
+        """Per calendar month, mean DAU over MAU of ``event`` (both over the
+        month's days from ``start`` to ``end``), with the two figures."""
+        return stickiness_table(
+            self._core, event=event, start=start, end=end, among=self._among(among, as_of)
+        )
 
     def add_rfm(self, result: Any) -> None:
         """Write an :func:`uoseg.rfm` result into the store: ``rfm.r``, ``rfm.f``,

@@ -9,7 +9,7 @@
 //! query                       DSL: parse, bind, plan, fused execution
 //! arrow_io                    Arrow columns into store updates
 //! rfm, quantile, rank,        practices over columns and bitmaps
-//!   split, overlap
+//!   split, overlap, retention     (retention: cohorts and active users)
 //! selection                   exact order statistics of f64 values (quantile, rank)
 //! persist                     the store file
 //! store                       immutable snapshots: universe, ids, tags, attributes
@@ -40,6 +40,7 @@ pub mod persist;
 pub mod quantile;
 pub mod query;
 pub mod rank;
+pub mod retention;
 pub mod rfm;
 pub mod roaring;
 pub mod selection;

@@ -34,6 +34,7 @@ pub mod build;
 pub mod condition;
 pub mod days;
 pub mod format;
+pub mod periods;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

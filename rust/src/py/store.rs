@@ -9,17 +9,18 @@ use croaring::Bitmap;
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use pyo3_arrow::PyChunkedArray;
+use pyo3_arrow::{PyChunkedArray, PyRecordBatch};
 
 use super::audience::{group_digits, PyAudience};
 use super::{released, released_parallel};
 use crate::error::{Error, Result};
+use crate::events::periods::Unit;
 use crate::ids::IdKind;
 use crate::query::plan::{Leaf, Plan};
 use crate::query::NameKind;
 use crate::query::{self, exec::Explained};
 use crate::store::Store;
-use crate::{arrow_io, overlap, persist};
+use crate::{arrow_io, overlap, persist, retention};
 
 /// (name, kind, users, distinct values): one row of `describe`.
 type DescriptionRow = (String, &'static str, Option<u64>, usize);
@@ -205,6 +206,78 @@ impl PyStore {
     fn event_counts(&self) -> (std::collections::BTreeMap<String, u64>, Option<String>) {
         let log = self.inner.events();
         (log.event_counts(), log.value_name.clone())
+    }
+
+    /// The local day (days since 1970-01-01) of instant `micros` in the store's zone.
+    fn day_of(&self, micros: i64) -> i64 {
+        self.inner.zone().day_of(micros)
+    }
+
+    /// The first and last local day with events of `event`, if it has any.
+    fn event_days(&self, event: &str) -> PyResult<Option<(i32, i32)>> {
+        let log = self.inner.events();
+        let history = log.events.get(event).ok_or_else(|| Error::unknown("event", event, log.events.keys()))?;
+        Ok(history.first_day().zip(history.last_day()))
+    }
+
+    /// The first and last local day of a cohort event or date attribute.
+    fn cohort_span(&self, cohort: &str) -> PyResult<Option<(i32, i32)>> {
+        Ok(retention::cohort_span(&self.inner, cohort)?)
+    }
+
+    /// The retention table (see `retention::retention`); days are local day numbers.
+    #[pyo3(signature = (event, cohort, offsets, first, last, unit, kind, as_of_day, among = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn retention(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        cohort: &str,
+        offsets: Vec<u32>,
+        first: i32,
+        last: i32,
+        unit: &str,
+        kind: &str,
+        as_of_day: i32,
+        among: Option<PyRef<'_, PyAudience>>,
+    ) -> PyResult<PyRecordBatch> {
+        let among = among.map(|a| a.bitmap(py).cloned()).transpose()?;
+        let (unit, kind) = (Unit::named(unit)?, retention::Kind::named(kind)?);
+        let batch = released_parallel(py, || {
+            let request = retention::Request {
+                event,
+                cohort,
+                offsets: &offsets,
+                first,
+                last,
+                unit,
+                kind,
+                as_of_day,
+                among: among.as_deref(),
+            };
+            retention::retention(&self.inner, &request)?.to_batch()
+        })?;
+        Ok(PyRecordBatch::new(batch))
+    }
+
+    /// Distinct users with `event` per period (see `retention::active_users`).
+    #[pyo3(signature = (event, first, last, unit, among = None))]
+    fn active_users(
+        &self,
+        py: Python<'_>,
+        event: &str,
+        first: i32,
+        last: i32,
+        unit: &str,
+        among: Option<PyRef<'_, PyAudience>>,
+    ) -> PyResult<PyRecordBatch> {
+        let among = among.map(|a| a.bitmap(py).cloned()).transpose()?;
+        let unit = Unit::named(unit)?;
+        let batch = released_parallel(py, || {
+            let rows = retention::active_users(self.inner.events(), event, first, last, unit, among.as_deref())?;
+            retention::active_users_batch(&rows)
+        })?;
+        Ok(PyRecordBatch::new(batch))
     }
 
     /// Evaluate a DSL query; `as_of` in microseconds since the epoch (UTC).
