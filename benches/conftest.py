@@ -18,9 +18,11 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -80,6 +82,34 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
     # report.py reads the population size from here.
     machine_info["uoseg_bench_users"] = N_USERS
     machine_info["uoseg_bench_tags"] = N_TAGS
+    machine_info["uoseg_cpu"] = cpu_description()
+
+
+# The instruction sets uoseg's kernels choose between (or would).
+DISPATCH_FEATURES = ("avx512f", "avx512bw", "avx512vpopcntdq", "avx2", "bmi2", "popcnt", "neon")
+
+
+def cpu_description() -> dict[str, Any]:
+    """Model, family and the dispatch-relevant features of this machine's CPU
+    (from /proc/cpuinfo; empty fields elsewhere)."""
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    return {
+        "model": info.get("model name", "unknown"),
+        "family": info.get("cpu family", ""),
+        "model_number": info.get("model", ""),
+        "features": [f for f in DISPATCH_FEATURES if f in flags],
+        "cores": os.cpu_count(),
+    }
 
 
 # --------------------------------------------------------------------------- #
@@ -362,3 +392,61 @@ def rank_qcut_edges(n: int, q: int) -> np.ndarray:
     """
     ranks = np.arange(1, n + 1, dtype=np.float64)
     return np.quantile(ranks, pandas_qcut_probabilities(q))[1:-1]
+
+
+# --------------------------------------------------------------------------- #
+# The event log (W8-W10)
+# --------------------------------------------------------------------------- #
+
+W9_TEXT = (
+    "DID login ON >= 5 DAYS WITHIN 30 DAYS AND DID purchase >= 2 TIMES WITHIN 30 DAYS "
+    "AND NOT DID share WITHIN 7 DAYS"
+)
+W10_COHORT_DAYS = 60
+W10_OFFSETS = 31
+
+
+@pytest.fixture(scope="session")
+def events() -> Any:
+    """The seeded event log of benchmarks.md (about 8.6 rows per user)."""
+    return _load_datasets().synthetic_events(N_USERS, seed=SEED)
+
+
+def local_midnight(day: Any, zone: str) -> datetime:
+    """The first instant of local ``day`` in ``zone``, as an aware UTC datetime
+    (polars compares instants only within one zone)."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def event_store(uoseg: Any, events: Any, log: pa.Table | None = None) -> Any:
+    """W8's product: a store of the log's events in the log's time zone."""
+    store = uoseg.TagStore(tz=events.zone)
+    store.add_events(events.log if log is None else log, value="amount")
+    return store
+
+
+@pytest.fixture(scope="session")
+def uoseg_events(uoseg: Any, events: Any) -> Any:
+    require(uoseg.TagStore, "add_events", "retention")
+    return event_store(uoseg, events)
+
+
+@pytest.fixture(scope="session")
+def polars_events(events: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(events.log)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def pandas_events(events: Any) -> pd.DataFrame:
+    return events.log.to_pandas()
+
+
+@pytest.fixture(scope="session")
+def duckdb_events(duckdb_con: duckdb.DuckDBPyConnection, events: Any) -> str:
+    """A native DuckDB table ``events`` (the event names become an ENUM)."""
+    duckdb_con.register("events_src", events.log)
+    duckdb_con.execute("CREATE TABLE events AS SELECT * FROM events_src")
+    duckdb_con.unregister("events_src")
+    return "events"

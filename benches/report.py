@@ -92,6 +92,18 @@ def table(
     return lines
 
 
+def cpu_line(cpu: dict[str, Any]) -> str:
+    """ "CPU: AMD EPYC (family 23, model 49), 2 cores; avx2 bmi2 popcnt, no AVX-512"."""
+    features = cpu.get("features") or []
+    avx512 = any(f.startswith("avx512") for f in features)
+    where = f" (family {cpu['family']}, model {cpu['model_number']})" if cpu.get("family") else ""
+    return (
+        f"CPU: {cpu.get('model', 'unknown')}{where}, {cpu.get('cores')} cores; "
+        f"{' '.join(features) or 'no SIMD features found'}"
+        f"{'' if avx512 else ', no AVX-512'}"
+    )
+
+
 def report(data: dict[str, Any], users: int | None = None) -> str:
     benches = data.get("benchmarks", [])
     if users is None:
@@ -122,6 +134,9 @@ def report(data: dict[str, Any], users: int | None = None) -> str:
     tools = [t for t in TOOLS if t in seen] + sorted(seen - set(TOOLS))
 
     out = []
+    cpu = data.get("machine_info", {}).get("uoseg_cpu")
+    if cpu:
+        out.append(cpu_line(cpu) + "\n")
     if users is not None:
         out.append(f"Population: {int(users):,} users. Medians; (×) is baseline / uoseg.\n")
     if times:

@@ -20,6 +20,22 @@ def test_readme_example_runs(block: str, tmp_path: Path, monkeypatch: pytest.Mon
     exec(compile(block, str(README), "exec"), {})
 
 
+def test_the_events_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/events.md's blocks run in order, in one namespace, as a reader would."""
+    guide = README.parent / "docs" / "events.md"
+    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 3
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    exec(compile("\n".join(blocks), str(guide), "exec"), namespace)
+    assert (
+        namespace["store"].count(  # type: ignore[attr-defined]
+            "DID login WITHIN 1 DAYS", as_of=__import__("datetime").date(2026, 7, 1)
+        )
+        == 2
+    )
+
+
 def test_readme_has_examples() -> None:
     assert len(BLOCKS) >= 2
 

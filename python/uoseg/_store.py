@@ -359,8 +359,19 @@ class TagStore:
 
         Examples
         --------
-        >>> table = store.retention("login", "signup", days=[0, 1, 7], as_of="2026-06-30")
-        >>> table.rates().average()["1"]   # 次日留存, over cohorts that have a day 1
+        >>> import datetime as dt, pyarrow as pa, uoseg
+        >>> store = uoseg.TagStore()
+        >>> log = pa.table({"user_id": pa.array([1, 1, 2, 2], pa.uint32()),
+        ...                 "ts": pa.array([dt.datetime(2026, 6, d) for d in (1, 2, 1, 8)],
+        ...                                pa.timestamp("s")),
+        ...                 "event": ["signup", "login", "signup", "login"]})
+        >>> store.add_events(log)
+        >>> table = store.retention("login", "signup", days=[1, 7], end="2026-06-01",
+        ...                         as_of="2026-06-08")
+        >>> table.to_pylist()
+        [{'cohort': datetime.date(2026, 6, 1), 'size': 2, '1': 1, '7': 1}]
+        >>> table.average()   # 次日留存 and 7日留存, over the cohorts that have those days
+        {'1': 0.5, '7': 0.5}
         """
         micros = self._as_of(as_of)
         if micros is None:
@@ -692,6 +703,12 @@ class TagStore:
     def memory_usage(self) -> int:
         """Bytes held by the bitmaps (and, estimated, the id dictionary)."""
         return self._core.memory_usage()
+
+    def memory_breakdown(self) -> dict[str, int]:
+        """:meth:`memory_usage` by part: ``tags``, ``attributes`` (categorical),
+        ``numerics`` (range indexes), ``events`` and ``users`` (the universe and
+        the id dictionary)."""
+        return dict(self._core.memory_breakdown())
 
     def __len__(self) -> int:
         return len(self._core)

@@ -11,13 +11,21 @@ import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["AS_OF", "Population", "synthetic_population", "tag_probability"]
+__all__ = [
+    "AS_OF",
+    "EVENTS_AS_OF",
+    "EventLog",
+    "Population",
+    "synthetic_events",
+    "synthetic_population",
+    "tag_probability",
+]
 
 #: The fixed "now" of every synthetic population (never the wall clock).
 AS_OF: datetime = datetime(2026, 1, 1, tzinfo=UTC)
@@ -272,3 +280,117 @@ def _transactions(rng: np.random.Generator, n: int, m: int) -> pa.Table:
             "amount": pa.array(amount, type=pa.float64()),
         }
     )
+
+
+# --------------------------------------------------------------------------- #
+# The event log (benchmarks.md, "Behaviour over time")
+# --------------------------------------------------------------------------- #
+
+#: The last local day of every synthetic event log.
+EVENTS_AS_OF: date = date(2025, 12, 31)
+EVENTS_ZONE = "Asia/Shanghai"
+_ZONE_OFFSET_S = 8 * 3600  # Shanghai keeps UTC+8 all year
+EVENT_NAMES = ("signup", "login", "view", "share", "purchase")
+_SIGNUP_INSIDE = 0.2
+_ACTIVITY_BETA = (0.3, 6.0)  # per-user chance of being active on a day; mean about 0.05
+_VIEW_SHARE, _SHARE_SHARE, _PURCHASE_SHARE = 0.30, 0.03, 0.04
+_JITTER_S = 120
+
+
+@dataclass(frozen=True, slots=True)
+class EventLog:
+    """A synthetic event log.
+
+    Attributes
+    ----------
+    log : pyarrow.Table
+        ``(user_id: uint32, ts: timestamp[s, UTC], event: dictionary string,
+        amount: float64)``, amount null except on purchases, rows in time order
+        with a little jitter (a couple of minutes).
+    as_of : datetime.date
+        The last local day of the log (:data:`EVENTS_AS_OF`).
+    zone : str
+        The time zone whose calendar days the log was drawn in.
+    days : int
+        The number of local days, ending at ``as_of``.
+    """
+
+    log: pa.Table
+    as_of: date
+    zone: str
+    days: int
+
+
+def synthetic_events(n_users: int, seed: int = 0, days: int = 90) -> EventLog:
+    """An event log of ``n_users`` users over the ``days`` local days (Asia/Shanghai)
+    up to :data:`EVENTS_AS_OF`, shaped as ``benchmarks.md`` says.
+
+    - ``signup``: 20 % of users sign up on a uniform day inside the window
+      (one row); the rest signed up before it (no row in the log).
+    - ``login``: each user is active on a day with a probability drawn once
+      per user from Beta(0.3, 6), from the signup day on; 1-2 logins on an
+      active day.
+    - ``view`` on 30 % of active days (1-3 each), ``share`` on 3 %, ``purchase``
+      on 4 % with an amount (lognormal: mean of the log 4, sigma 1, in cents).
+
+    At ``n_users = 10 M`` that is about 95 M rows and 0.5 M daily active users.
+    """
+    rng = np.random.default_rng(seed)
+    chance = rng.beta(*_ACTIVITY_BETA, size=n_users).astype(np.float32)
+    inside = rng.random(n_users, dtype=np.float32) < _SIGNUP_INSIDE
+    signup_day = np.where(inside, rng.integers(0, days, n_users), -1).astype(np.int16)
+    first_day = (EVENTS_AS_OF - date(1970, 1, 1)).days - days + 1
+    parts = [_event_day(rng, chance, signup_day, d, first_day + d) for d in range(days)]
+    columns = [np.concatenate([p[i] for p in parts]) for i in range(4)]
+    user, seconds, event, amount = columns
+    log = pa.table(
+        {
+            "user_id": pa.array(user, pa.uint32()),
+            "ts": _ts_array(seconds),
+            "event": pa.DictionaryArray.from_arrays(
+                pa.array(event, pa.int8()), pa.array(list(EVENT_NAMES))
+            ),
+            "amount": pa.array(amount, pa.float64(), mask=np.isnan(amount)),
+        }
+    )
+    return EventLog(log=log, as_of=EVENTS_AS_OF, zone=EVENTS_ZONE, days=days)
+
+
+def _event_day(
+    rng: np.random.Generator, chance: np.ndarray, signup_day: np.ndarray, d: int, day: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One local day's rows: users, UTC seconds, event codes and amounts (NaN = none)."""
+    joined = signup_day <= d
+    active = np.flatnonzero((rng.random(len(chance), dtype=np.float32) < chance) & joined)
+    signups = np.flatnonzero(signup_day == d)
+    n = len(active)
+    users, codes = [signups], [np.full(len(signups), 0, np.int8)]
+    logins = np.repeat(active, 1 + (rng.random(n) < 0.5))
+    users.append(logins)
+    codes.append(np.full(len(logins), 1, np.int8))
+    viewers = active[rng.random(n) < _VIEW_SHARE]
+    views = np.repeat(viewers, rng.integers(1, 4, len(viewers)))
+    users.append(views)
+    codes.append(np.full(len(views), 2, np.int8))
+    sharers = active[rng.random(n) < _SHARE_SHARE]
+    users.append(sharers)
+    codes.append(np.full(len(sharers), 3, np.int8))
+    buyers = active[rng.random(n) < _PURCHASE_SHARE]
+    users.append(buyers)
+    codes.append(np.full(len(buyers), 4, np.int8))
+    user = np.concatenate(users).astype(np.uint32)
+    code = np.concatenate(codes)
+    amount = np.full(len(user), np.nan)
+    bought = code == 4
+    amount[bought] = (
+        np.rint(
+            np.exp(_AMOUNT_LOG_MEAN + _AMOUNT_LOG_SIGMA * rng.standard_normal(bought.sum())) * 100
+        )
+        / 100
+    )
+    # Time order within the day, then a little jitter that stays inside it.
+    local = np.sort(rng.integers(0, _DAY_S, len(user)))
+    order = rng.permutation(len(user))  # which row gets which instant
+    local = np.clip(local + rng.integers(-_JITTER_S, _JITTER_S + 1, len(user)), 0, _DAY_S - 1)
+    seconds = day * _DAY_S - _ZONE_OFFSET_S + local
+    return user[order], seconds, code[order], amount[order]

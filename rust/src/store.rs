@@ -251,17 +251,24 @@ impl Store {
 
     /// Bytes held by the bitmaps and the id dictionary (an estimate for the latter).
     pub fn memory_usage(&self) -> usize {
-        let bitmaps: usize = self.events.memory_usage()
-            + self.tags.values().map(|b| crate::roaring::heap_bytes(b)).sum::<usize>()
-            + self
-                .attributes
-                .values()
-                .flat_map(|a| a.values.values())
-                .map(|b| crate::roaring::heap_bytes(b))
-                .sum::<usize>()
-            + crate::roaring::heap_bytes(&self.universe.users);
-        let numerics: usize = self.numerics.values().map(|n| n.column.memory_usage()).sum();
-        bitmaps + numerics + self.universe.ids.len() * 32
+        self.memory_breakdown().iter().map(|(_, bytes)| bytes).sum()
+    }
+
+    /// [`Store::memory_usage`] by part: tags, attributes (categorical), numerics
+    /// (range indexes), events, and users (the universe and the id dictionary).
+    pub fn memory_breakdown(&self) -> [(&'static str, usize); 5] {
+        let heap = crate::roaring::heap_bytes;
+        let tags = self.tags.values().map(|b| heap(b)).sum::<usize>();
+        let attributes = self.attributes.values().flat_map(|a| a.values.values()).map(|b| heap(b)).sum::<usize>();
+        let numerics = self.numerics.values().map(|n| n.column.memory_usage()).sum::<usize>();
+        let users = heap(&self.universe.users) + self.universe.ids.len() * 32;
+        [
+            ("tags", tags),
+            ("attributes", attributes),
+            ("numerics", numerics),
+            ("events", self.events.memory_usage()),
+            ("users", users),
+        ]
     }
 
     // ---- copy-on-write updates ----

@@ -152,7 +152,6 @@ pub fn batch_days(
         None => Vec::new(),
     };
     valued.par_sort_by_key(|&(group, user, _)| (group, user));
-    let with_values = values.is_some();
     let groups: Vec<usize> = (0..n_groups).filter(|&g| bounds[g + 1] > bounds[g]).collect();
     let built: Vec<((u32, i32), Day)> = groups
         .par_iter()
@@ -165,11 +164,12 @@ pub fn batch_days(
                 members.push(run[0]);
                 counts.push(run.len() as u32);
             }
-            let sums = with_values.then(|| {
-                let lo = valued.partition_point(|v| (v.0 as usize) < g);
-                let hi = valued.partition_point(|v| (v.0 as usize) <= g);
-                sums_of(&members, &valued[lo..hi])
-            });
+            // Sums only where the group has values: most events (logins,
+            // views) have none, and 8 bytes of zeros per member would be
+            // most of the store.
+            let lo = valued.partition_point(|v| (v.0 as usize) < g);
+            let hi = valued.partition_point(|v| (v.0 as usize) <= g);
+            let sums = (lo < hi).then(|| sums_of(&members, &valued[lo..hi]));
             let key = ((g / span) as u32, first + (g % span) as i32);
             (key, Day::new(&members, counts, sums))
         })
@@ -271,6 +271,8 @@ mod tests {
         assert_eq!(day.sums.as_deref(), Some(&[0.0, 3.5][..]));
         assert_eq!(batch[&(0, 11)].users.to_vec(), vec![3]);
         assert_eq!(batch[&(1, 10)].sums.as_deref(), Some(&[7.0][..]));
+        // A group without any value keeps no sums (they read as 0).
+        assert_eq!(batch[&(1, 11)].sums, None);
         assert_eq!(batch.len(), 4);
     }
 

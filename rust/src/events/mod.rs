@@ -9,8 +9,9 @@
 //! - `users`: the bitmap of who did the event that day (dense user ids);
 //! - `counts`: how many times each of them did it, one entry per member in
 //!   increasing id order, in the narrowest of u8/u16/u32 that fits the day;
-//! - `sums`: for events given with a value column, the sum of the values per
-//!   member (nulls count 0), in the same order;
+//! - `sums`: for days of an event with values (a value column given to
+//!   `add_events` and not null on some row of the day), the sum of the values
+//!   per member (nulls count 0), in the same order; `None` reads as all 0;
 //! - `starts`: per container of `users`, the rank of its first member, so a
 //!   chunk's members find their counts without a rank query (derived, not
 //!   saved).
@@ -176,10 +177,6 @@ impl History {
 
     pub fn last_day(&self) -> Option<i32> {
         self.days.keys().next_back().copied()
-    }
-
-    pub fn has_values(&self) -> bool {
-        self.days.values().any(|d| d.sums.is_some())
     }
 }
 

@@ -463,6 +463,11 @@ impl PyStore {
         self.inner.memory_usage()
     }
 
+    /// Bytes held, by part (see `Store::memory_breakdown`).
+    fn memory_breakdown(&self) -> Vec<(&'static str, usize)> {
+        self.inner.memory_breakdown().to_vec()
+    }
+
     fn overlap_matrix<'py>(&self, py: Python<'py>, names: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
         let maps: Vec<Arc<Bitmap>> = names.iter().map(|n| self.inner.tag(n).cloned()).collect::<Result<_>>()?;
         let n = maps.len();
