@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings as _warnings
 
+from . import playbooks
 from ._core import Audience, intersection, num_threads, union
 from ._core import __version__ as __version__
 from ._core import thread_setting_problem as _thread_setting_problem
@@ -25,9 +26,11 @@ from .errors import (
     UnknownNameError,
     UosegError,
 )
+from .playbook import Playbook, PlaybookExplain, PlaybookResult, PlaybookWarning, Rule
 from .query import ALL, Attr, Behaviour, Query, attr, did, first, segment, tag
 from .retention import ActiveUsersTable, RetentionTable, StickinessTable
 from .rfm import RfmResult, RfmScheme, rfm
+from .snapshots import Diff, TransitionTable, diff, transitions
 from .split import split
 
 __all__ = [
@@ -37,35 +40,45 @@ __all__ = [
     "Audience",
     "Behaviour",
     "ColumnTypeError",
+    "Diff",
     "DuplicateEdgesError",
     "Explain",
     "FileError",
     "InternalError",
     "InvalidInputError",
     "MissingFileError",
+    "Playbook",
+    "PlaybookExplain",
+    "PlaybookResult",
+    "PlaybookWarning",
     "Query",
     "QuerySyntaxError",
     "RetentionTable",
     "RfmResult",
     "RfmScheme",
+    "Rule",
     "StickinessTable",
     "StoreDescription",
     "StoreFormatError",
     "TagStore",
+    "TransitionTable",
     "UnknownNameError",
     "UosegError",
     "attr",
     "cut",
     "did",
+    "diff",
     "first",
     "intersection",
     "ntile",
     "num_threads",
+    "playbooks",
     "qcut",
     "rfm",
     "segment",
     "split",
     "tag",
+    "transitions",
     "union",
 ]
 

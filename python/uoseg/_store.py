@@ -22,7 +22,15 @@ from . import _core
 from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
 from ._tables import TableResult
-from .errors import ColumnTypeError, InvalidInputError
+from .errors import ColumnTypeError, InvalidInputError, UnknownNameError
+from .playbook import NOTE_PREFIX as PLAYBOOK_NOTE
+from .playbook import Playbook, PlaybookExplain, PlaybookResult
+from .playbook import explain_table as playbook_explain_table
+from .playbook import findings as playbook_findings
+from .playbook import result_table as playbook_result_table
+from .playbook import run as run_playbook
+from .playbook import stored as stored_playbooks
+from .playbook import warn as warn_playbook
 from .query import Query, literal
 from .retention import (
     ActiveUsersTable,
@@ -429,6 +437,88 @@ class TagStore:
         return stickiness_table(
             self._core, event=event, start=start, end=end, among=self._among(among, as_of)
         )
+
+    # ---- playbooks ----
+
+    def _playbook_audiences(self, playbook: Playbook, as_of: Any) -> list[Audience]:
+        playbook.check(self._core)
+        micros = self._as_of(as_of)
+        return [self._core.query(rule.query, micros) for rule in playbook.rules]
+
+    def apply(
+        self, playbook: Playbook | str, as_of: Any = None, *, attribute: str | None = None
+    ) -> PlaybookResult:
+        """Label every user by ``playbook`` (or the name of one saved with the
+        store) and write the labels as the categorical attribute ``attribute``
+        (default: the playbook's name), replacing its previous values. Returns
+        the label counts. Every rule is checked first (syntax, unknown names,
+        with the rule's label and position); exclusive rules that overlap are
+        refused; a rule that matches nobody or is shadowed, and users left
+        unlabelled, are warned about (:class:`uoseg.PlaybookWarning`). A failed
+        apply leaves the store as it was.
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_numeric("spend", [1, 2, 3], [900, 120, 5])
+        >>> tiers = uoseg.Playbook("tier", [("高", "spend >= 500"), ("中", "spend >= 100")],
+        ...                        otherwise="低")
+        >>> store.apply(tiers).counts()
+        {'高': 1, '中': 1, '低': 1}
+        >>> store.count('tier = "中"')
+        1
+        """
+        book = self.playbooks()[playbook] if isinstance(playbook, str) else playbook
+        name = attribute or book.name
+        with self._lock:
+            audiences = self._playbook_audiences(book, as_of)
+            core, outcomes, otherwise, unlabelled = run_playbook(
+                book, self._core, audiences, attribute=name, write=True
+            )
+            assert core is not None
+            self._core = core
+        notes = playbook_findings(book, outcomes, unlabelled)
+        warn_playbook(book, notes)
+        table = playbook_result_table(book, outcomes, otherwise, len(self))
+        return PlaybookResult(table, playbook=book, attribute=name, notes=notes)
+
+    def explain_playbook(self, playbook: Playbook | str, as_of: Any = None) -> PlaybookExplain:
+        """Each rule's size, the users it labels and the users it loses to
+        earlier rules (by rule), with the findings ``apply`` would warn about;
+        nothing is written."""
+        book = self.playbooks()[playbook] if isinstance(playbook, str) else playbook
+        texts = book.check(self._core)
+        audiences = self._playbook_audiences(book, as_of)
+        _, outcomes, _, unlabelled = run_playbook(
+            book, self._core, audiences, attribute=book.name, write=False
+        )
+        notes = playbook_findings(book, outcomes, unlabelled)
+        return PlaybookExplain(
+            playbook_explain_table(book, texts, outcomes), playbook=book, notes=notes
+        )
+
+    def save_playbook(self, playbook: Playbook) -> None:
+        """Keep ``playbook`` with the store (saved in its file), after checking
+        its rules against the store."""
+        playbook.check(self._core)
+        key = PLAYBOOK_NOTE + playbook.name
+        self._update(lambda core: core.with_note(key, playbook.to_toml()))
+
+    def drop_playbook(self, name: str) -> None:
+        """Forget a playbook kept with the store."""
+        if name not in self.playbooks():
+            raise UnknownNameError(
+                f"no playbook {name!r} is kept with this store",
+                kind="playbook",
+                name=name,
+                suggestions=list(self.playbooks()),
+            )
+        self._update(lambda core: core.with_note(PLAYBOOK_NOTE + name, None))
+
+    def playbooks(self) -> dict[str, Playbook]:
+        """The playbooks kept with the store, by name."""
+        return stored_playbooks(self._core.notes())
 
     def add_rfm(self, result: Any) -> None:
         """Write an :func:`uoseg.rfm` result into the store: ``rfm.r``, ``rfm.f``,

@@ -9,7 +9,8 @@
 //! query                       DSL: parse, bind, plan, fused execution
 //! arrow_io                    Arrow columns into store updates
 //! rfm, quantile, rank,        practices over columns and bitmaps
-//!   split, overlap, retention     (retention: cohorts and active users)
+//!   split, overlap, retention,    (retention: cohorts and active users;
+//!   labels, snapshots             labels: playbook rules; snapshots: diffs)
 //! selection                   exact order statistics of f64 values (quantile, rank)
 //! persist                     the store file
 //! store                       immutable snapshots: universe, ids, tags, attributes
@@ -30,6 +31,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod ingest;
+pub mod labels;
 pub mod logical;
 pub mod memory;
 pub mod names;
@@ -44,6 +46,7 @@ pub mod retention;
 pub mod rfm;
 pub mod roaring;
 pub mod selection;
+pub mod snapshots;
 pub mod split;
 pub mod store;
 pub mod suggest;

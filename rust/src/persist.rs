@@ -10,7 +10,9 @@
 //! Version 2 adds two section kinds: `Clock` (the store's time zone and the
 //! name of its event value column) and `Events` (one per event name, laid
 //! out by `events::format`). A store without events in UTC writes neither and
-//! keeps version 1, which every uoseg reads.
+//! keeps version 1, which every uoseg reads. Version 3 adds `Note` sections
+//! (key → text the Python package keeps with the store: playbooks, the tag
+//! catalog), written only by stores that have notes.
 //! Bitmaps are in the Roaring portable format (the bytes CRoaring, pyroaring, Java
 //! and Go exchange). A save writes a temporary file in the same folder, fsyncs it
 //! and renames it over the target, so an interrupted save leaves the old file.
@@ -34,7 +36,7 @@ use crate::store::{Categorical, Numeric, Store};
 
 const MAGIC: &[u8; 8] = b"UOSEGSTO";
 const TRAILER: &[u8; 8] = b"UOSEGEND";
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -48,12 +50,13 @@ enum SectionKind {
     Segment = 6,
     Clock = 7,
     Events = 8,
+    Note = 9,
 }
 
 impl SectionKind {
     fn from_u8(value: u8) -> Option<Self> {
         use SectionKind::*;
-        [Manifest, Ids, Universe, Tag, Categorical, Numeric, Segment, Clock, Events]
+        [Manifest, Ids, Universe, Tag, Categorical, Numeric, Segment, Clock, Events, Note]
             .into_iter()
             .find(|k| *k as u8 == value)
     }
@@ -157,6 +160,12 @@ fn sections_of(store: &Store) -> Vec<Section> {
         count: 0,
         payload: text.as_bytes().to_vec(),
     }));
+    sections.extend(store.notes().iter().map(|(key, text)| Section {
+        kind: SectionKind::Note,
+        name: key.clone(),
+        count: 0,
+        payload: text.as_bytes().to_vec(),
+    }));
     let log = store.events();
     if !log.is_empty() || log.zone != Zone::utc() {
         let mut clock = Vec::new();
@@ -222,9 +231,15 @@ fn write_file(sections: &[Section], path: &Path, target: &Path) -> Result<()> {
 fn write_sections(out: &mut impl Write, sections: &[Section]) -> std::io::Result<()> {
     let mut header = Vec::with_capacity(16);
     header.extend_from_slice(MAGIC);
-    // Files that need nothing of version 2 stay readable by every uoseg.
-    let needs_2 = sections.iter().any(|s| matches!(s.kind, SectionKind::Clock | SectionKind::Events));
-    let version: u32 = if needs_2 { FORMAT_VERSION } else { 1 };
+    // A file is written in the oldest version that holds it, so stores that
+    // need nothing newer stay readable by older uoseg releases.
+    let version: u32 = if sections.iter().any(|s| s.kind == SectionKind::Note) {
+        3
+    } else if sections.iter().any(|s| matches!(s.kind, SectionKind::Clock | SectionKind::Events)) {
+        2
+    } else {
+        1
+    };
     header.extend_from_slice(&version.to_le_bytes());
     header.extend_from_slice(&(sections.len() as u32).to_le_bytes());
     out.write_all(&header)?;
@@ -326,6 +341,7 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
     let mut attribute_sections = Vec::new();
     let mut numeric_sections = Vec::new();
     let mut segments = BTreeMap::new();
+    let mut notes = Vec::new();
     let mut clock = None;
     let mut event_sections = Vec::new();
     for section in &raw[1..] {
@@ -339,6 +355,11 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
                 let text = String::from_utf8(section.payload.to_vec())
                     .map_err(|_| Error::format(format!("segment {:?}: text is not UTF-8", section.name)))?;
                 segments.insert(section.name.clone(), text);
+            }
+            SectionKind::Note => {
+                let text = String::from_utf8(section.payload.to_vec())
+                    .map_err(|_| Error::format(format!("note {:?}: text is not UTF-8", section.name)))?;
+                notes.push((section.name.clone(), text));
             }
             SectionKind::Clock => clock = Some(parse_clock(section.payload)?),
             SectionKind::Events => event_sections.push(section),
@@ -390,7 +411,13 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
             return Err(Error::format(format!("event '{name}' appears twice")));
         }
     }
-    let store = Store::from_parts(universe, ids, tag_map, attribute_map).with_extras(numeric_map, segments);
+    let mut store = Store::from_parts(universe, ids, tag_map, attribute_map).with_extras(numeric_map, segments);
+    for (key, text) in notes {
+        if store.notes().contains_key(&key) {
+            return Err(Error::format(format!("note '{key}' appears twice")));
+        }
+        store = store.with_note(&key, Some(text));
+    }
     Ok(store.with_events(log))
 }
 

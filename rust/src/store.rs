@@ -77,6 +77,9 @@ pub struct Store {
     segments: BTreeMap<String, String>,
     /// What users did, by calendar day in the store's time zone.
     events: Arc<EventLog>,
+    /// Notes the Python package keeps with the store (playbooks, the tag
+    /// catalog): key → text, saved and loaded as they are.
+    notes: BTreeMap<String, String>,
 }
 
 /// One row of `describe()`.
@@ -100,6 +103,7 @@ impl Store {
             attributes: BTreeMap::new(),
             numerics: BTreeMap::new(),
             segments: BTreeMap::new(),
+            notes: BTreeMap::new(),
             events: Arc::new(EventLog::new(Zone::utc())),
         }
     }
@@ -116,6 +120,7 @@ impl Store {
             attributes,
             numerics: BTreeMap::new(),
             segments: BTreeMap::new(),
+            notes: BTreeMap::new(),
             events: Arc::new(EventLog::new(Zone::utc())),
         }
     }
@@ -141,6 +146,21 @@ impl Store {
         self.numerics = numerics;
         self.segments = segments;
         self
+    }
+
+    /// The notes kept with the store (see the field's docs).
+    pub fn notes(&self) -> &BTreeMap<String, String> {
+        &self.notes
+    }
+
+    /// The same store with note `key` set to `text`, or removed when `None`.
+    pub fn with_note(&self, key: &str, text: Option<String>) -> Store {
+        let mut next = self.clone();
+        match text {
+            Some(text) => next.notes.insert(key.to_owned(), text),
+            None => next.notes.remove(key),
+        };
+        next
     }
 
     pub fn universe(&self) -> &Universe {
@@ -344,6 +364,16 @@ impl Store {
             next.attributes.remove(name);
         }
         Ok(next)
+    }
+
+    /// The categorical attribute `name` set to exactly `values` (disjoint):
+    /// users it held before and `values` does not are left without a value.
+    pub fn with_attribute_replaced(&self, name: &str, values: BTreeMap<String, Bitmap>) -> Result<Store> {
+        let name = &*nfc(name);
+        self.check_new_name(name, Kind::Categorical)?;
+        let mut cleared = self.clone();
+        cleared.attributes.remove(name);
+        cleared.with_attribute(name, values)
     }
 
     /// Add or replace a numeric attribute; its users join the universe.

@@ -20,7 +20,7 @@ use crate::query::plan::{Leaf, Plan};
 use crate::query::NameKind;
 use crate::query::{self, exec::Explained};
 use crate::store::Store;
-use crate::{arrow_io, overlap, persist, retention};
+use crate::{arrow_io, labels, overlap, persist, retention, snapshots};
 
 /// (name, kind, users, distinct values): one row of `describe`.
 type DescriptionRow = (String, &'static str, Option<u64>, usize);
@@ -56,6 +56,19 @@ impl PyStore {
     fn audience(&self, bitmap: Arc<Bitmap>) -> PyAudience {
         PyAudience::shared(bitmap, Some(self.inner.universe().clone()))
     }
+}
+
+/// Two snapshots' users can be matched only when their ids are of one kind.
+fn comparable(a: &crate::ids::IdMap, b: &crate::ids::IdMap) -> Result<()> {
+    let (a, b) = (a.kind(), b.kind());
+    if a != b && !matches!(a, IdKind::Auto) && !matches!(b, IdKind::Auto) {
+        return Err(Error::invalid(format!(
+            "the two snapshots hold different kinds of user ids ({} and {}): they cannot be compared",
+            a.name(),
+            b.name()
+        )));
+    }
+    Ok(())
 }
 
 fn scalar_to_py(py: Python<'_>, scalar: crate::numeric::Scalar) -> PyResult<Py<PyAny>> {
@@ -218,6 +231,92 @@ impl PyStore {
         let log = self.inner.events();
         let history = log.events.get(event).ok_or_else(|| Error::unknown("event", event, log.events.keys()))?;
         Ok(history.first_day().zip(history.last_day()))
+    }
+
+    /// The notes kept with the store (key → text).
+    fn notes(&self) -> std::collections::BTreeMap<String, String> {
+        self.inner.notes().clone()
+    }
+
+    /// The same store with note `key` set to `text` (removed when `None`).
+    #[pyo3(signature = (key, text = None))]
+    fn with_note(&self, key: &str, text: Option<String>) -> Self {
+        PyStore::wrap(self.inner.with_note(key, text))
+    }
+
+    /// Label users by ordered rules (a playbook). Returns the store with the
+    /// categorical attribute `name` set to the labels (`None` unless `write`,
+    /// or when exclusive rules overlap), per rule (matched, assigned, lost to
+    /// each earlier rule), the users given `otherwise`, the users left
+    /// unlabelled, and in exclusive mode the overlapping pairs of rules.
+    #[pyo3(signature = (name, labels, audiences, otherwise, mode, write))]
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn apply_labels(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        labels: Vec<String>,
+        audiences: Vec<PyRef<'_, PyAudience>>,
+        otherwise: Option<String>,
+        mode: &str,
+        write: bool,
+    ) -> PyResult<(Option<Self>, Vec<(u64, u64, Vec<u64>)>, u64, u64, Vec<(usize, usize, u64)>)> {
+        let mode = labels::Mode::named(mode)?;
+        if labels.len() != audiences.len() {
+            return Err(Error::invalid("one audience per label").into());
+        }
+        let users = audiences.iter().map(|a| a.bitmap(py).cloned()).collect::<PyResult<Vec<_>>>()?;
+        let rules: Vec<(String, Arc<Bitmap>)> = labels.into_iter().zip(users).collect();
+        let (store, outcome) = released_parallel(py, || {
+            let outcome = labels::label(&self.inner.universe().users, &rules, otherwise.as_deref(), mode)?;
+            let store = if write && outcome.overlaps.is_empty() {
+                Some(self.inner.with_attribute_replaced(name, outcome.values.clone())?)
+            } else {
+                None
+            };
+            Ok((store, outcome))
+        })?;
+        let rules = outcome.outcomes.into_iter().map(|r| (r.matched, r.assigned, r.lost_to)).collect();
+        Ok((store.map(PyStore::wrap), rules, outcome.otherwise, outcome.unlabelled, outcome.overlaps))
+    }
+
+    /// `users`, an audience of the store `source`, as an audience of this
+    /// store: users are matched by their own ids; those this store does not
+    /// hold are left out.
+    fn carry(&self, py: Python<'_>, source: PyRef<'_, PyStore>, users: PyRef<'_, PyAudience>) -> PyResult<PyAudience> {
+        let (from, to) = (source.inner.ids(), self.inner.ids());
+        comparable(from, to)?;
+        let bitmap = users.bitmap(py)?.clone();
+        let carried = released(py, || {
+            let mut carried = snapshots::translate(&bitmap, from, to);
+            carried.and_inplace(&self.inner.universe().users);
+            Ok(carried)
+        })?;
+        Ok(self.audience(Arc::new(carried)))
+    }
+
+    /// The transition matrix of categorical attribute `name` from the store
+    /// `old` to this one: row labels, column labels (`None` = no value) and counts.
+    #[allow(clippy::type_complexity)]
+    fn transitions(
+        &self,
+        py: Python<'_>,
+        old: PyRef<'_, PyStore>,
+        name: &str,
+    ) -> PyResult<(Vec<Option<String>>, Vec<Option<String>>, Vec<Vec<u64>>)> {
+        let attribute = |store: &Store| -> Result<Arc<crate::store::Categorical>> {
+            if store.numerics().contains_key(name) {
+                return Err(Error::type_error(format!(
+                    "attribute '{name}' is numeric; transitions need a categorical attribute (bucket it first with add_buckets)"
+                )));
+            }
+            store.attribute(name).cloned()
+        };
+        let (from, to) = (attribute(&old.inner)?, attribute(&self.inner)?);
+        let (old_ids, new_ids) = (old.inner.ids(), self.inner.ids());
+        comparable(old_ids, new_ids)?;
+        let t = released_parallel(py, || Ok(snapshots::transitions(&from, old_ids, &to, new_ids)))?;
+        Ok((t.rows, t.columns, t.counts))
     }
 
     /// The first and last local day of a cohort event or date attribute.
