@@ -36,6 +36,35 @@ def test_the_events_guide_runs_as_written(tmp_path: Path, monkeypatch: pytest.Mo
     )
 
 
+SHELL = re.search(
+    r"## From the command line\n\n```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S
+)
+
+
+def test_the_readme_command_lines_run(tmp_path: Path) -> None:
+    """Every command of "From the command line" runs and exits 0 (at a small size)."""
+    import shlex
+    import subprocess
+    import sys
+
+    assert SHELL is not None
+    text = SHELL.group(1).replace("\\\n", " ")
+    for line in text.splitlines():
+        command = line.split("  #")[0].strip()
+        if not command:
+            continue
+        args = shlex.split(command.replace("--users 100000", "--users 3000"))
+        assert args[0] == "uoseg"
+        done = subprocess.run(
+            [sys.executable, "-m", "uoseg", *args[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, (command, done.stderr)
+
+
 def test_readme_has_examples() -> None:
     assert len(BLOCKS) >= 2
 

@@ -26,6 +26,7 @@ from .errors import (
     UnknownNameError,
     UosegError,
 )
+from .lint import Lint, LintFinding, lint
 from .playbook import Playbook, PlaybookExplain, PlaybookResult, PlaybookWarning, Rule
 from .query import ALL, Attr, Behaviour, Query, attr, did, first, segment, tag
 from .retention import ActiveUsersTable, RetentionTable, StickinessTable
@@ -46,6 +47,8 @@ __all__ = [
     "FileError",
     "InternalError",
     "InvalidInputError",
+    "Lint",
+    "LintFinding",
     "MissingFileError",
     "Playbook",
     "PlaybookExplain",
@@ -70,6 +73,7 @@ __all__ = [
     "diff",
     "first",
     "intersection",
+    "lint",
     "ntile",
     "num_threads",
     "playbooks",

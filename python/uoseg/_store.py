@@ -23,6 +23,8 @@ from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
 from ._tables import TableResult
 from .errors import ColumnTypeError, InvalidInputError, UnknownNameError
+from .lint import Lint
+from .lint import from_rows as lint_from_rows
 from .playbook import NOTE_PREFIX as PLAYBOOK_NOTE
 from .playbook import Playbook, PlaybookExplain, PlaybookResult
 from .playbook import explain_table as playbook_explain_table
@@ -92,15 +94,19 @@ def _is_string_like(kind: pa.DataType) -> bool:
 
 class Explain:
     """An executed query plan: ``str(explain)`` prints the tree, ``.plan`` holds it
-    as nested dicts (operation, label, cardinality, micros, children)."""
+    as nested dicts (operation, label, cardinality, micros, children), and
+    ``.lint`` the query's lint findings (printed under the tree)."""
 
-    __slots__ = ("plan", "text")
+    __slots__ = ("lint", "plan", "text")
 
-    def __init__(self, text: str, plan: dict[str, Any]) -> None:
+    def __init__(self, text: str, plan: dict[str, Any], lint: Lint | None = None) -> None:
         self.text = text.rstrip()
         self.plan = plan
+        self.lint = lint
 
     def __str__(self) -> str:
+        if self.lint:
+            return f"{self.text}\nlint:\n{self.lint}"
         return self.text
 
     def __repr__(self) -> str:
@@ -710,8 +716,31 @@ class TagStore:
 
     def explain(self, query: QueryLike, as_of: Any = None) -> Explain:
         """Run a query and return its plan with each node's cardinality and time."""
-        text, plan = self._core.explain(_query_text(query), self._as_of(as_of))
-        return Explain(text, plan)
+        query_text = _query_text(query)
+        text, plan = self._core.explain(query_text, self._as_of(as_of))
+        return Explain(text, plan, self.lint(query_text))
+
+    def lint(self, query: QueryLike) -> Lint:
+        """Static findings about a query without running it: contradictions,
+        tautologies, redundant terms, and names whose audience in this store is
+        empty or that it does not hold, each with its position (see
+        :mod:`uoseg.lint`).
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_numeric("age", [1, 2], [18, 40])
+        >>> found = store.lint("age < 20 AND age > 30")
+        >>> found.verdict
+        'empty'
+        >>> print(found)
+        contradiction: `age < 20` AND `age > 30` matches nobody: no value satisfies both
+          age < 20 AND age > 30
+          ^^^^^^^^^^^^^^^^
+        """
+        text = _query_text(query)
+        return lint_from_rows(text, self._core.lint(text))
 
     def define(self, name: str, query: QueryLike) -> None:
         """Save a segment, usable as ``@name`` in queries and saved with the store.

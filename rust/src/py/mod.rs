@@ -54,6 +54,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(thread_setting_problem, m)?)?;
     m.add_function(wrap_pyfunction!(canonical, m)?)?;
+    m.add_function(wrap_pyfunction!(lint, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::qcut, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::cut, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::ntile, m)?)?;
@@ -74,6 +75,30 @@ fn num_threads() -> usize {
 #[pyfunction]
 fn thread_setting_problem() -> Option<String> {
     crate::parallel::setting().problem.clone()
+}
+
+/// Static findings about a query without a store (see `PyStore::lint`).
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+fn lint(text: &str) -> PyResult<(Vec<(&'static str, String, usize, usize)>, &'static str)> {
+    let (findings, verdict) = crate::query::lint_text(None, text)?;
+    Ok(lint_rows(findings, verdict))
+}
+
+/// Findings as plain rows for Python.
+#[allow(clippy::type_complexity)]
+pub(crate) fn lint_rows(
+    findings: Vec<crate::query::lint::Located>,
+    verdict: crate::query::lint::Verdict,
+) -> (Vec<(&'static str, String, usize, usize)>, &'static str) {
+    use crate::query::lint::Verdict;
+    let rows = findings.into_iter().map(|l| (l.finding.kind.name(), l.finding.message, l.start, l.end)).collect();
+    let verdict = match verdict {
+        Verdict::Empty => "empty",
+        Verdict::All => "all",
+        Verdict::Unknown => "unknown",
+    };
+    (rows, verdict)
 }
 
 /// The canonical DSL text of a query: it parses back to an equal query.

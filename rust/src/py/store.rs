@@ -233,6 +233,14 @@ impl PyStore {
         Ok(history.first_day().zip(history.last_day()))
     }
 
+    /// Static findings about a query against this store: (kind, message,
+    /// start, end) with character offsets, and "empty", "all" or "unknown".
+    #[allow(clippy::type_complexity)]
+    fn lint(&self, py: Python<'_>, text: &str) -> PyResult<(Vec<(&'static str, String, usize, usize)>, &'static str)> {
+        let (findings, verdict) = released(py, || query::lint_text(Some(&self.inner), text))?;
+        Ok(super::lint_rows(findings, verdict))
+    }
+
     /// The notes kept with the store (key → text).
     fn notes(&self) -> std::collections::BTreeMap<String, String> {
         self.inner.notes().clone()

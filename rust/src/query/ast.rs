@@ -14,15 +14,8 @@ pub enum Literal {
     Timestamp(i64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    Lt,
-    Le,
-    Eq,
-    Ne,
-    Ge,
-    Gt,
-}
+/// Comparisons of attribute predicates are the same as behaviour counts'.
+pub use crate::events::Compare;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeUnit {
@@ -40,7 +33,7 @@ pub enum Expr {
     Segment(String),
     Cmp {
         attr: String,
-        op: CmpOp,
+        op: Compare,
         value: Literal,
     },
     In {

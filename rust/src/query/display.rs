@@ -7,7 +7,7 @@
 
 use std::fmt::{self, Write};
 
-use super::ast::{civil_from_days, CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
+use super::ast::{civil_from_days, Compare, Expr, Literal, TimeUnit, MICROS_PER_DAY};
 use super::lexer::is_bare_name;
 use crate::events::{Condition, Measure, Window};
 use crate::syntax::is_bidi_control;
@@ -59,16 +59,9 @@ pub fn format_name(name: &str) -> String {
     out
 }
 
-impl fmt::Display for CmpOp {
+impl fmt::Display for Compare {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Eq => "=",
-            CmpOp::Ne => "!=",
-            CmpOp::Ge => ">=",
-            CmpOp::Gt => ">",
-        })
+        f.write_str(self.symbol())
     }
 }
 

@@ -9,6 +9,7 @@ pub mod display;
 pub mod exec;
 mod fused;
 pub mod lexer;
+pub mod lint;
 pub mod parser;
 pub mod plan;
 
@@ -17,7 +18,7 @@ mod tests;
 
 pub use crate::syntax::QuerySyntaxError;
 pub use ast::{
-    civil_from_days, days_from_civil, CmpOp, Expr, Literal, NameKind, NameRef, Span, TimeUnit, MICROS_PER_DAY,
+    civil_from_days, days_from_civil, Compare, Expr, Literal, NameKind, NameRef, Span, TimeUnit, MICROS_PER_DAY,
 };
 pub use display::{format_name, quote_str};
 pub use parser::{parse, parse_with_spans, MAX_DEPTH};
@@ -37,6 +38,23 @@ const CACHE_CAPACITY: usize = 4096;
 fn cache() -> &'static Mutex<HashMap<String, Parsed>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Parsed>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Static findings about a query (see [`lint`]), with their spans as
+/// character offsets (not bytes) into the query's NFC form.
+pub fn lint_text(store: Option<&Store>, text: &str) -> crate::Result<(Vec<lint::Located>, lint::Verdict)> {
+    let parsed = parse_cached(text).map_err(syntax)?;
+    let text = nfc(text);
+    let (findings, verdict) = lint::lint(&parsed.0, &parsed.1, store);
+    let chars = |byte: usize| text.get(..byte).map_or(0, |prefix| prefix.chars().count());
+    let located = findings
+        .into_iter()
+        .map(|finding| {
+            let (start, end) = (chars(finding.span.start), chars(finding.span.end));
+            lint::Located { finding, start, end }
+        })
+        .collect();
+    Ok((located, verdict))
 }
 
 /// Parse through the cache of query texts. The text is NFC-normalised first

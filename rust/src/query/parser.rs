@@ -2,10 +2,10 @@
 //! parenthesis frames, so hostile nesting cannot overflow the native stack;
 //! predicates are flat and parsed directly.
 
-use super::ast::{CmpOp, Expr, Literal, NameKind, NameRef, Span, TimeUnit};
+use super::ast::{Compare, Expr, Literal, NameKind, NameRef, Span, TimeUnit};
 use super::display::quote_str;
 use super::lexer::{Keyword, Lexer, Tok, Token};
-use crate::events::{Compare, Condition, Measure, Window};
+use crate::events::{Condition, Measure, Window};
 use crate::syntax::{snippet, QuerySyntaxError};
 
 /// Maximum nesting of parentheses plus pending `NOT`s.
@@ -258,12 +258,12 @@ impl Parser<'_> {
     fn predicate(&mut self, attr: String) -> PResult<Expr> {
         let op = self.lx.next_token()?;
         let cmp = match op.tok {
-            Tok::Eq => CmpOp::Eq,
-            Tok::Ne => CmpOp::Ne,
-            Tok::Lt => CmpOp::Lt,
-            Tok::Le => CmpOp::Le,
-            Tok::Gt => CmpOp::Gt,
-            Tok::Ge => CmpOp::Ge,
+            Tok::Eq => Compare::Eq,
+            Tok::Ne => Compare::Ne,
+            Tok::Lt => Compare::Lt,
+            Tok::Le => Compare::Le,
+            Tok::Gt => Compare::Gt,
+            Tok::Ge => Compare::Ge,
             Tok::Keyword(Keyword::In) => {
                 let values = self.list()?;
                 return Ok(Expr::In { attr, values, negated: false });

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use croaring::Bitmap;
 
-use super::ast::{CmpOp, Expr, Literal, TimeUnit, MICROS_PER_DAY};
+use super::ast::{Compare, Expr, Literal, TimeUnit, MICROS_PER_DAY};
 use super::lexer::{Lexer, Tok};
 use super::{parse_cached, render_at};
 use crate::error::{Error, Result};
@@ -400,7 +400,7 @@ impl<'a> Binder<'a> {
         Err(self.unknown("attribute", attr, self.store.attributes().keys().chain(self.store.numerics().keys())))
     }
 
-    fn compare(&self, expr: &Expr, attr: &str, op: CmpOp, value: &Literal) -> Result<Plan> {
+    fn compare(&self, expr: &Expr, attr: &str, op: Compare, value: &Literal) -> Result<Plan> {
         if let Some(numeric) = self.store.numerics().get(attr) {
             let scalar = self.scalar(attr, numeric, value)?;
             let numeric = numeric.clone();
@@ -408,12 +408,12 @@ impl<'a> Binder<'a> {
             return Ok(leaf(
                 expr,
                 match op {
-                    CmpOp::Lt => leaf_of(None, Some((scalar, false))),
-                    CmpOp::Le => leaf_of(None, Some((scalar, true))),
-                    CmpOp::Eq => leaf_of(Some((scalar, true)), Some((scalar, true))),
-                    CmpOp::Ge => leaf_of(Some((scalar, true)), None),
-                    CmpOp::Gt => leaf_of(Some((scalar, false)), None),
-                    CmpOp::Ne => Leaf::NotEqual { numeric, value: scalar },
+                    Compare::Lt => leaf_of(None, Some((scalar, false))),
+                    Compare::Le => leaf_of(None, Some((scalar, true))),
+                    Compare::Eq => leaf_of(Some((scalar, true)), Some((scalar, true))),
+                    Compare::Ge => leaf_of(Some((scalar, true)), None),
+                    Compare::Gt => leaf_of(Some((scalar, false)), None),
+                    Compare::Ne => Leaf::NotEqual { numeric, value: scalar },
                 },
             ));
         }
@@ -421,11 +421,11 @@ impl<'a> Binder<'a> {
         let text = category_text(attr, value)?;
         let values = attribute.values.get(&text).cloned().into_iter().collect::<Vec<_>>();
         match op {
-            CmpOp::Eq => Ok(leaf(expr, match values.into_iter().next() {
+            Compare::Eq => Ok(leaf(expr, match values.into_iter().next() {
                 Some(bitmap) => Leaf::Bitmap(bitmap),
                 None => Leaf::AnyOf(vec![]),
             })),
-            CmpOp::Ne => Ok(leaf(expr, Leaf::NoneOf { attribute, values })),
+            Compare::Ne => Ok(leaf(expr, Leaf::NoneOf { attribute, values })),
             _ => Err(Error::type_error(format!(
                 "attribute '{attr}' is categorical (string values) and has no order; {} needs a numeric, date or timestamp attribute",
                 op

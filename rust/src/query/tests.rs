@@ -33,7 +33,7 @@ fn s(v: &str) -> Literal {
     Literal::Str(v.to_owned())
 }
 
-fn cmp(attr: &str, op: CmpOp, value: Literal) -> Expr {
+fn cmp(attr: &str, op: Compare, value: Literal) -> Expr {
     Expr::Cmp { attr: attr.to_owned(), op, value }
 }
 
@@ -83,8 +83,8 @@ fn example_rfm() {
         Expr::Or(vec![
             Expr::In { attr: "rfm.segment".into(), values: vec![s("Champions"), s("Loyal Customers")], negated: false },
             Expr::And(vec![
-                cmp("monetary", CmpOp::Gt, Literal::Int(500)),
-                cmp("last_active_days", CmpOp::Le, Literal::Int(7)),
+                cmp("monetary", Compare::Gt, Literal::Int(500)),
+                cmp("last_active_days", Compare::Le, Literal::Int(7)),
             ]),
         ])
     );
@@ -114,8 +114,8 @@ fn example_dates_and_null() {
     assert_eq!(
         e,
         Expr::And(vec![
-            cmp("signup_ts", CmpOp::Ge, Literal::Date(20454)),
-            cmp("last_login", CmpOp::Lt, ts(2026, 3, 1, 8, 30, 0, 0)),
+            cmp("signup_ts", Compare::Ge, Literal::Date(20454)),
+            cmp("last_login", Compare::Lt, ts(2026, 3, 1, 8, 30, 0, 0)),
             Expr::IsNull { attr: "score".into(), negated: true },
         ])
     );
@@ -205,8 +205,8 @@ fn case_insensitive_keywords() {
         p("t within 2 Hour and f = true and g = False and all"),
         Expr::And(vec![
             Expr::Within { attr: "t".into(), amount: 2.0, unit: TimeUnit::Hours },
-            cmp("f", CmpOp::Eq, Literal::Bool(true)),
-            cmp("g", CmpOp::Eq, Literal::Bool(false)),
+            cmp("f", Compare::Eq, Literal::Bool(true)),
+            cmp("g", Compare::Eq, Literal::Bool(false)),
             Expr::All,
         ])
     );
@@ -217,13 +217,13 @@ fn case_insensitive_keywords() {
 #[test]
 fn comparison_operators() {
     let ops = [
-        ("<", CmpOp::Lt),
-        ("<=", CmpOp::Le),
-        ("=", CmpOp::Eq),
-        ("!=", CmpOp::Ne),
-        ("<>", CmpOp::Ne),
-        (">=", CmpOp::Ge),
-        (">", CmpOp::Gt),
+        ("<", Compare::Lt),
+        ("<=", Compare::Le),
+        ("=", Compare::Eq),
+        ("!=", Compare::Ne),
+        ("<>", Compare::Ne),
+        (">=", Compare::Ge),
+        (">", Compare::Gt),
     ];
     for (text, op) in ops {
         assert_eq!(p(&format!("a{text}-1")), cmp("a", op, Literal::Int(-1)));
@@ -236,10 +236,10 @@ fn unicode_names() {
     assert_eq!(p("高价值用户"), tag("高价值用户"));
     assert_eq!(p("@黑名单"), seg("黑名单"));
     assert_eq!(p("café AND _x AND t17 AND a.b."), p("café AND _x AND t17 AND a.b."));
-    assert_eq!(p("城市 = \"上海\""), cmp("城市", CmpOp::Eq, s("上海")));
+    assert_eq!(p("城市 = \"上海\""), cmp("城市", Compare::Eq, s("上海")));
     // Full-width space is whitespace.
     assert_eq!(p("a\u{3000}AND\u{3000}b"), Expr::And(vec![tag("a"), tag("b")]));
-    assert_eq!(p("Ünïcödé.größe >= 1.5"), cmp("Ünïcödé.größe", CmpOp::Ge, Literal::Float(1.5)));
+    assert_eq!(p("Ünïcödé.größe >= 1.5"), cmp("Ünïcödé.größe", Compare::Ge, Literal::Float(1.5)));
 }
 
 #[test]
@@ -250,9 +250,9 @@ fn quoting() {
     assert_eq!(p(r#"@"quoted name""#), seg("quoted name"));
     assert_eq!(p("@`x y`"), seg("x y"));
     assert_eq!(p("@all"), seg("all"));
-    assert_eq!(p(r#""a\"b\\c\n\t\r\u{4F60}\u{1F600}" = "v""#), cmp("a\"b\\c\n\t\r你😀", CmpOp::Eq, s("v")));
+    assert_eq!(p(r#""a\"b\\c\n\t\r\u{4F60}\u{1F600}" = "v""#), cmp("a\"b\\c\n\t\r你😀", Compare::Eq, s("v")));
     // A quoted name followed by an operator is an attribute...
-    assert_eq!(p(r#""my attr" = "x""#), cmp("my attr", CmpOp::Eq, s("x")));
+    assert_eq!(p(r#""my attr" = "x""#), cmp("my attr", Compare::Eq, s("x")));
     assert_eq!(p("`my attr` IS NULL"), Expr::IsNull { attr: "my attr".into(), negated: false });
     // ...otherwise a tag.
     assert_eq!(p(r#""my tag" OR x"#), Expr::Or(vec![tag("my tag"), tag("x")]));
@@ -832,7 +832,7 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> Expr {
             3 => Expr::Segment(gen_name(rng)),
             4 => Expr::Cmp {
                 attr: gen_name(rng),
-                op: *rng.pick(&[CmpOp::Lt, CmpOp::Le, CmpOp::Eq, CmpOp::Ne, CmpOp::Ge, CmpOp::Gt]),
+                op: *rng.pick(&[Compare::Lt, Compare::Le, Compare::Eq, Compare::Ne, Compare::Ge, Compare::Gt]),
                 value: gen_literal(rng),
             },
             5 => Expr::In {
