@@ -90,6 +90,7 @@ VERBS = [
     "diff",
     "explain",
     "lint",
+    "overlap",
     "qcut",
     "query",
     "retention",
@@ -321,3 +322,58 @@ def test_bad_input_is_one_message_and_the_right_code(files: dict[str, Path]) -> 
     assert uoseg.TagStore.load(path).events()  # untouched
     nothing = cli("build", str(folder / "empty.uoseg"))
     assert nothing.returncode == 2 and "--tags" in nothing.stderr
+
+
+def test_an_interrupted_add_leaves_the_store_file_intact(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Ctrl-C while `uoseg add` works: exit 130, and the file on disk is the old
+    one, whole. The input is a named pipe, so the add is surely still reading
+    when the interrupt comes; the pipe is then closed to let it go."""
+    import os
+    import signal
+    import time
+
+    store = tmp_path / "kept.uoseg"
+    shutil.copy(files["store"], store)
+    before = store.read_bytes()
+    pipe = tmp_path / "events.arrow"
+    os.mkfifo(pipe)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uoseg", "add", str(store), "--events", str(pipe)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Opening the pipe's writing end succeeds once the add has opened its
+    # reading end: from then on it waits for data.
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    os.close(writer)  # the reader sees the end of the pipe
+    _, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert store.read_bytes() == before
+    assert uoseg.TagStore.load(store).events()
+
+
+def test_notebook_summaries(files: dict[str, Path]) -> None:
+    store = uoseg.TagStore.load(files["store"])
+    assert "<b>TagStore</b>" in store._repr_html_() and "Asia/Shanghai" in store._repr_html_()
+    audience = store.query("t0 AND NOT t1")
+    assert audience.query == "t0 AND NOT t1"
+    summary = audience._repr_html_()
+    assert f"{len(audience):,} users" in summary and "% of" in summary
+    assert "t0 AND NOT t1" in summary
+    assert (
+        store.tag("高价值用户").query == '"高价值用户"'
+        or store.tag("高价值用户").query == "高价值用户"
+    )

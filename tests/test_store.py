@@ -193,7 +193,7 @@ def test_describe_and_introspection() -> None:
     store = uoseg.TagStore.from_long(long_table([(1, "vip"), (2, "vip"), (3, "new")]))
     store.add_attribute("city", [1, 2], ["SH", "BJ"])
     table = store.describe()
-    assert table.column_names == ["name", "kind", "users", "values"]
+    assert table.column_names == ["name", "kind", "users", "values", "catalog", "description"]
     rows = {r["name"]: r for r in table.to_pylist()}
     assert rows["vip"]["kind"] == "tag" and rows["vip"]["users"] == 2
     assert rows["city"]["kind"] == "categorical" and rows["city"]["values"] == 2
@@ -270,7 +270,7 @@ def test_describe_counts_segments_and_prints_readably() -> None:
     # Arrow interface kept: pyarrow, polars and pandas read it directly.
     assert pa.table(described).num_rows == 5
     assert pl.from_arrow(described.table).height == 5  # type: ignore[union-attr]
-    assert described.to_pandas().shape == (5, 4)
+    assert described.to_pandas().shape == (5, 6)
     text = repr(described)
     assert text.splitlines()[0] == "StoreDescription(3 users; 1 tags, 2 attributes, 2 segments)"
     assert "hv_sh" in text and "segment" in text and "—" in text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings as _warnings
 
-from . import playbooks
+from . import playbooks, plot
 from ._core import Audience, intersection, num_threads, union
 from ._core import __version__ as __version__
 from ._core import thread_setting_problem as _thread_setting_problem
@@ -20,6 +20,7 @@ from .errors import (
     FileError,
     InternalError,
     InvalidInputError,
+    MissingExtraError,
     MissingFileError,
     QuerySyntaxError,
     StoreFormatError,
@@ -49,6 +50,7 @@ __all__ = [
     "InvalidInputError",
     "Lint",
     "LintFinding",
+    "MissingExtraError",
     "MissingFileError",
     "Playbook",
     "PlaybookExplain",
@@ -77,6 +79,7 @@ __all__ = [
     "ntile",
     "num_threads",
     "playbooks",
+    "plot",
     "qcut",
     "rfm",
     "segment",

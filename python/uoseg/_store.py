@@ -12,16 +12,17 @@ import os
 import threading
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from . import _core
+from . import _core, catalog
 from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
 from ._tables import TableResult
+from .catalog import CatalogTable
 from .errors import ColumnTypeError, InvalidInputError, UnknownNameError
 from .lint import Lint
 from .lint import from_rows as lint_from_rows
@@ -113,6 +114,36 @@ class Explain:
         return f"Explain(\n{self.text})"
 
 
+class OverlapMatrix(np.ndarray[Any, np.dtype[np.int64]]):
+    """Pairwise overlap counts of tags: a NumPy int64 matrix with ``names``."""
+
+    names: list[str]
+
+    def __new__(cls, counts: np.ndarray[Any, Any], names: Sequence[str]) -> OverlapMatrix:
+        matrix = np.asarray(counts).view(cls)
+        matrix.names = list(names)
+        return matrix
+
+    def __array_finalize__(self, source: Any) -> None:
+        self.names = list(getattr(source, "names", []))
+
+    def jaccard(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """|A ∩ B| / |A ∪ B| for every pair (0 where both are empty)."""
+        counts = np.asarray(self, dtype=float)
+        sizes = np.diag(counts)
+        union = sizes[:, None] + sizes[None, :] - counts
+        shares: np.ndarray[Any, np.dtype[np.float64]] = np.divide(
+            counts, union, out=np.zeros_like(counts), where=union > 0
+        )
+        return shares
+
+    def plot(self, path: str | os.PathLike[str] | None = None, *, jaccard: bool = False) -> Any:
+        """A heatmap of the counts or Jaccard indexes (needs ``uoseg[plot]``)."""
+        from .plot import overlap_heatmap
+
+        return overlap_heatmap(np.asarray(self), self.names, path, jaccard=jaccard)
+
+
 class StoreDescription(TableResult):
     """What :meth:`TagStore.describe` returns: one row per tag, attribute and
     saved segment (``name``, ``kind``, ``users``, ``values``)."""
@@ -122,6 +153,12 @@ class StoreDescription(TableResult):
     def __init__(self, table: pa.Table, users: int) -> None:
         super().__init__(table)
         self.users = users
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """Users per tag and attribute, coloured by catalog kind (needs ``uoseg[plot]``)."""
+        from .plot import describe_sizes
+
+        return describe_sizes(self, path)
 
     def _title(self) -> str:
         kinds = self.table.column("kind").to_pylist()
@@ -176,6 +213,33 @@ class TagStore:
 
     def _users(self, ids: Any, name: str = "user_id") -> pa.ChunkedArray:
         return user_array(ids, self._core.id_kind, name)
+
+    def _change(
+        self,
+        name: str,
+        change: Callable[[_core.Store], _core.Store],
+        meta: Mapping[str, str | None],
+    ) -> None:
+        """Apply ``change`` and record it in the catalog (``meta`` sets the
+        entry's kind, description or source), in one step."""
+        catalog.check_kind(meta.get("kind"))
+        key = unicodedata.normalize("NFC", name)
+
+        def both(core: _core.Store) -> _core.Store:
+            changed = change(core)
+            notes = changed.notes()
+            note = notes.get(catalog.NOTE_PREFIX + key)
+            current = catalog.CatalogEntry.from_json(note) if note else None
+            entry = catalog.touched(
+                current,
+                key,
+                kind=meta.get("kind"),
+                description=meta.get("description"),
+                source=meta.get("source"),
+            )
+            return changed.with_note(catalog.NOTE_PREFIX + key, entry.to_json())
+
+        self._update(both)
 
     # ---- bulk builds ----
 
@@ -239,15 +303,26 @@ class TagStore:
             else:
                 self.add_numeric(name, users, values)
 
-    def add_tag(self, name: str, ids: Any) -> None:
-        """Set tag ``name`` to exactly these users (replacing it if it exists)."""
+    def add_tag(
+        self,
+        name: str,
+        ids: Any,
+        *,
+        kind: str | None = None,
+        description: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Set tag ``name`` to exactly these users (replacing it if it exists).
+        ``kind`` (basic, behaviour, result, predicted), ``description`` and
+        ``source`` go into the tag catalog (see :meth:`catalog`)."""
         users = self._users(ids)
-        self._update(lambda core: core.with_tag(name, users, "ids"))
+        meta = {"kind": kind, "description": description, "source": source}
+        self._change(name, lambda core: core.with_tag(name, users, "ids"), meta)
 
     def update_tag(self, name: str, add: Any = (), remove: Any = ()) -> None:
         """Add users to and remove users from an existing tag."""
         added, removed = self._users(add, "add"), self._users(remove, "remove")
-        self._update(lambda core: core.with_tag_updated(name, added, removed, "ids"))
+        self._change(name, lambda core: core.with_tag_updated(name, added, removed, "ids"), {})
 
     def drop_tag(self, name: str, *, force: bool = False) -> list[str]:
         """Remove a tag (its users stay in the universe).
@@ -256,30 +331,119 @@ class TagStore:
         not dropped: the error names those segments. With ``force=True`` they
         are dropped with it. Returns the segments dropped with the tag.
         """
-        return self._drop(lambda core: core.without_tag(name, force))
+        return self._drop(name, lambda core: core.without_tag(name, force))
 
-    def add_attribute(self, name: str, user_ids: Any, values: Any) -> None:
+    def add_attribute(
+        self,
+        name: str,
+        user_ids: Any,
+        values: Any,
+        *,
+        kind: str | None = None,
+        description: str | None = None,
+        source: str | None = None,
+    ) -> None:
         """Set categorical attribute ``name`` for these users (one value each);
-        other users keep the value they had."""
+        other users keep the value they had. ``kind``, ``description`` and
+        ``source`` go into the tag catalog."""
         users, vals = self._users(user_ids), as_array(values, name)
-        self._update(lambda core: core.with_attribute(name, users, vals, "user_ids"))
+        meta = {"kind": kind, "description": description, "source": source}
+        self._change(name, lambda core: core.with_attribute(name, users, vals, "user_ids"), meta)
 
     def drop_attribute(self, name: str, *, force: bool = False) -> list[str]:
         """Remove a categorical or numeric attribute; saved segments that use it
         are handled as :meth:`drop_tag` handles them. Returns the segments
         dropped with it."""
-        return self._drop(lambda core: core.without_attribute(name, force))
+        return self._drop(name, lambda core: core.without_attribute(name, force))
 
-    def _drop(self, change: Callable[[_core.Store], tuple[_core.Store, list[str]]]) -> list[str]:
+    def _drop(
+        self, name: str, change: Callable[[_core.Store], tuple[_core.Store, list[str]]]
+    ) -> list[str]:
+        key = catalog.NOTE_PREFIX + unicodedata.normalize("NFC", name)
         with self._lock:
-            self._core, dropped = change(self._core)
+            core, dropped = change(self._core)
+            self._core = core.with_note(key, None)
         return dropped
 
-    def add_numeric(self, name: str, user_ids: Any, values: Any) -> None:
+    def add_numeric(
+        self,
+        name: str,
+        user_ids: Any,
+        values: Any,
+        *,
+        kind: str | None = None,
+        description: str | None = None,
+        source: str | None = None,
+    ) -> None:
         """Set a numeric, date or timestamp attribute for these users (others keep
-        theirs). Nulls and NaN mean "no value"; the attribute is range-indexed."""
+        theirs). Nulls and NaN mean "no value"; the attribute is range-indexed.
+        ``kind`` (``"predicted"`` for a model's score), ``description`` and
+        ``source`` go into the tag catalog."""
         users, vals = self._users(user_ids), as_array(values, name)
-        self._update(lambda core: core.with_numeric(name, users, vals, "user_ids"))
+        meta = {"kind": kind, "description": description, "source": source}
+        self._change(name, lambda core: core.with_numeric(name, users, vals, "user_ids"), meta)
+
+    # ---- the tag catalog ----
+
+    def annotate(
+        self,
+        name: str,
+        *,
+        kind: str | None = None,
+        description: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Set the catalog entry of a tag or attribute: its ``kind`` (basic,
+        behaviour, result, predicted), ``description`` and ``source``; fields
+        left ``None`` keep their value."""
+        if name not in self.tags() and name not in self.attributes():
+            raise UnknownNameError(
+                f"no tag or attribute {name!r} to annotate",
+                kind="name",
+                name=name,
+                suggestions=self.tags() + self.attributes(),
+            )
+        catalog.check_kind(kind)
+        key = unicodedata.normalize("NFC", name)
+
+        def annotated(core: _core.Store) -> _core.Store:
+            note = core.notes().get(catalog.NOTE_PREFIX + key)
+            current = catalog.CatalogEntry.from_json(note) if note else None
+            entry = catalog.touched(
+                current, key, kind=kind, description=description, source=source, changed=False
+            )
+            return core.with_note(catalog.NOTE_PREFIX + key, entry.to_json())
+
+        self._update(annotated)
+
+    def catalog(self, kind: str | None = None) -> CatalogTable:
+        """The tag catalog: one row per tag and attribute (``name``, ``type``:
+        tag, categorical or numeric, ``kind``, ``description``, ``source``,
+        ``updated``), grouped by kind (basic, behaviour, result, predicted,
+        then uncatalogued); ``kind=`` keeps one kind."""
+        catalog.check_kind(kind)
+        known = catalog.entries(self._core.notes())
+        numeric = {n for n, _ in self._core.numerics()}
+        names = [(n, "tag") for n in self.tags()] + [
+            (n, "numeric" if n in numeric else "categorical") for n in self.attributes()
+        ]
+        rows = []
+        for name, kind_of_data in names:
+            entry = known.get(name, catalog.CatalogEntry(name))
+            if kind is None or entry.kind == kind:
+                rows.append((entry, kind_of_data))
+        rows.sort(key=lambda r: catalog.order(r[0].kind))
+        table = pa.table(
+            {
+                "name": pa.array([e.name for e, _ in rows], pa.string()),
+                "type": pa.array([t for _, t in rows], pa.string()),
+                "kind": pa.array([e.kind for e, _ in rows], pa.string()),
+                "description": pa.array([e.description for e, _ in rows], pa.string()),
+                "source": pa.array([e.source for e, _ in rows], pa.string()),
+                "updated": pa.array([e.updated for e, _ in rows], pa.string()),
+            }
+        )
+        return CatalogTable(table)
 
     # ---- events ----
 
@@ -483,7 +647,15 @@ class TagStore:
                 book, self._core, audiences, attribute=name, write=True
             )
             assert core is not None
-            self._core = core
+            key = catalog.NOTE_PREFIX + unicodedata.normalize("NFC", name)
+            note = core.notes().get(key)
+            entry = catalog.touched(
+                catalog.CatalogEntry.from_json(note) if note else None,
+                unicodedata.normalize("NFC", name),
+                kind="result",
+                source=f"playbook {book.name}",
+            )
+            self._core = core.with_note(key, entry.to_json())
         notes = playbook_findings(book, outcomes, unlabelled)
         warn_playbook(book, notes)
         table = playbook_result_table(book, outcomes, otherwise, len(self))
@@ -533,14 +705,15 @@ class TagStore:
         (``rfm.segment = "Champions" AND monetary > 500``)."""
         table: pa.Table = result.table
         users = table.column(result.user)
+        meta: dict[str, Any] = {"kind": "result", "source": "uoseg.rfm"}
         for score in ("r", "f", "m"):
-            self.add_attribute(f"rfm.{score}", users, table.column(score).cast(pa.string()))
-        self.add_attribute("rfm.segment", users, table.column("segment"))
+            self.add_attribute(f"rfm.{score}", users, table.column(score).cast(pa.string()), **meta)
+        self.add_attribute("rfm.segment", users, table.column("segment"), **meta)
         for name in ("recency_days", "frequency", "monetary"):
             values = table.column(name)
             if pa.types.is_decimal(values.type):
                 values = values.cast(pa.float64())
-            self.add_numeric(name, users, values)
+            self.add_numeric(name, users, values, **meta)
 
     def add_users(self, ids: Any) -> None:
         """Add users to the universe without tagging them."""
@@ -764,15 +937,20 @@ class TagStore:
         """Saved segments: name → canonical query text."""
         return dict(self._core.segments())
 
-    def overlap_matrix(self, names: Sequence[str]) -> np.ndarray[Any, np.dtype[np.int64]]:
-        """Pairwise intersection counts of tags (int64 matrix; diagonal = sizes)."""
-        return self._core.overlap_matrix(list(names))
+    def overlap_matrix(self, names: Sequence[str]) -> OverlapMatrix:
+        """Pairwise intersection counts of tags (an int64 NumPy matrix, diagonal
+        = sizes) that knows its ``names``, gives ``jaccard()`` and ``plot()``s."""
+        names = list(names)
+        return OverlapMatrix(self._core.overlap_matrix(names), names)
 
     # ---- introspection ----
 
-    def tags(self) -> list[str]:
-        """Tag names, sorted."""
-        return self._core.tags()
+    def tags(self, kind: str | None = None) -> list[str]:
+        """Tag names, sorted. With ``kind`` (basic, behaviour, result,
+        predicted): the tags and attributes of that kind in the catalog."""
+        if kind is None:
+            return self._core.tags()
+        return list(self.catalog(kind).column("name").to_pylist())
 
     def attributes(self) -> list[str]:
         """Attribute names (categorical and numeric), sorted."""
@@ -784,7 +962,8 @@ class TagStore:
 
     def describe(self, as_of: Any = None) -> StoreDescription:
         """A table of every tag, attribute and saved segment: name, kind, users
-        (holding the tag, with a value, or in the segment) and distinct values.
+        (holding the tag, with a value, or in the segment), distinct values, and
+        the catalog's kind and description, grouped by catalog kind.
 
         It prints as an aligned table (``_repr_html_`` in Jupyter) and speaks the
         Arrow PyCapsule interface (``.table`` is the ``pyarrow.Table``). A segment
@@ -798,18 +977,27 @@ class TagStore:
         >>> store.define("big", "vip")
         >>> store.describe()
         StoreDescription(3 users; 1 tags, 0 attributes, 1 segments)
-        name  kind     users  values
-        ────  ───────  ─────  ──────
-        vip   tag          3       1
-        big   segment      3       0
+        name  kind     users  values  catalog  description
+        ────  ───────  ─────  ──────  ───────  ───────────
+        vip   tag          3       1  —        —
+        big   segment      3       0  —        —
         """
-        rows = self._core.describe(self._as_of(as_of))
+        known = catalog.entries(self._core.notes())
+        rows = sorted(
+            self._core.describe(self._as_of(as_of)),
+            key=lambda r: catalog.order(known[r[0]].kind if r[0] in known else None),
+        )
+        entries = [known.get(r[0]) for r in rows]
         table = pa.table(
             {
                 "name": pa.array([r[0] for r in rows], pa.string()),
                 "kind": pa.array([r[1] for r in rows], pa.string()),
                 "users": pa.array([r[2] for r in rows], pa.uint64()),
                 "values": pa.array([r[3] for r in rows], pa.uint64()),
+                "catalog": pa.array([e.kind if e else None for e in entries], pa.string()),
+                "description": pa.array(
+                    [e.description if e else None for e in entries], pa.string()
+                ),
             }
         )
         return StoreDescription(table, len(self))
@@ -840,6 +1028,25 @@ class TagStore:
 
     def __repr__(self) -> str:
         return repr(self._core).replace("Store(", "TagStore(", 1)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's summary: users, what the store holds, its zone and memory."""
+        import html as _html
+
+        events = self.events()
+        parts = [
+            f"{len(self):,} users",
+            f"{len(self.tags()):,} tags",
+            f"{len(self.attributes()):,} attributes",
+            f"{len(self.segments()):,} saved segments",
+        ]
+        if events:
+            parts.append(f"{len(events):,} events ({sum(events.values()):,} recorded)")
+        memory = self.memory_usage() / 2**20
+        return (
+            f"<p><b>TagStore</b>: {_html.escape(', '.join(parts))}<br>"
+            f"time zone {_html.escape(self.tz)}, {memory:,.1f} MiB held</p>"
+        )
 
     # ---- persistence ----
 

@@ -55,7 +55,8 @@ def render_text_table(
         right = {
             name
             for i, name in enumerate(columns)
-            if rows and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
+            if any(isinstance(r[i], int | float) for r in rows)
+            and all(isinstance(r[i], int | float) or r[i] is None for r in rows)
         }
     widths = [
         max([display_width(name)] + [display_width(r[i]) for r in cells])

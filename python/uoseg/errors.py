@@ -15,6 +15,7 @@ __all__ = [
     "FileError",
     "InternalError",
     "InvalidInputError",
+    "MissingExtraError",
     "MissingFileError",
     "QuerySyntaxError",
     "StoreFormatError",
@@ -75,6 +76,11 @@ class FileError(UosegError, OSError):
 
 class MissingFileError(FileError, FileNotFoundError):
     """A file (or its folder) that does not exist; ``filename`` is its path."""
+
+
+class MissingExtraError(UosegError, ImportError):
+    """A feature whose optional extra is not installed; the message names the
+    ``pip install`` that brings it (``uoseg[plot]``)."""
 
 
 class InternalError(UosegError, RuntimeError):

@@ -10,6 +10,7 @@ day numbers and wraps the results. ``TagStore.retention``, ``active_users`` and
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -135,6 +136,13 @@ class RetentionTable(TableResult):
             total = sum(s for _, s in kept)
             out[name] = sum(c for c, _ in kept) / total if total else None
         return out
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """A cohort × offset heatmap of the rates (needs ``uoseg[plot]``);
+        saved as PNG, SVG or HTML when ``path`` is given."""
+        from .plot import retention_heatmap
+
+        return retention_heatmap(self, path)
 
     def _title(self) -> str:
         return (

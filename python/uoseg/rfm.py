@@ -9,6 +9,7 @@ of score cells → segment names, validated when it is built.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,6 +193,12 @@ class RfmResult(TableResult):
     def __init__(self, table: pa.Table, user: str) -> None:
         super().__init__(table)
         self.user = user
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """Customers per segment and their mean monetary (needs ``uoseg[plot]``)."""
+        from .plot import rfm_segments
+
+        return rfm_segments(self, path)
 
     def _title(self) -> str:
         return f"RfmResult({len(self):,} customers)"

@@ -9,6 +9,7 @@ The work is bitmap algebra in the core (``rust/src/snapshots.rs``).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -167,6 +168,12 @@ class TransitionTable(TableResult):
         if from_label == NO_VALUE:
             return target - new._core.carry(old._core, old.attr_not_null(name))
         return target & new._core.carry(old._core, old.attr(name, from_label))
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """A heatmap of row shares with the counts written in (needs ``uoseg[plot]``)."""
+        from .plot import transitions_heatmap
+
+        return transitions_heatmap(self, path)
 
     def _title(self) -> str:
         before, after = len(self.labels_from) - 1, len(self.labels_to) - 1

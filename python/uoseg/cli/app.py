@@ -52,6 +52,15 @@ def force_option(func: F) -> F:
     return click.option("--force", is_flag=True, help="Overwrite an output file that exists.")(func)
 
 
+def plot_option(func: F) -> F:
+    return click.option(
+        "--plot",
+        "plot_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also draw it: out.png, out.svg or out.html (needs uoseg[plot]).",
+    )(func)
+
+
 def store_argument(func: F) -> F:
     return click.argument("store", type=click.Path(exists=True, dir_okay=False, path_type=Path))(
         func

@@ -17,6 +17,7 @@ from .app import (
     json_option,
     out,
     parse_as_of,
+    plot_option,
     show_arrow,
     show_table,
     store_argument,
@@ -55,6 +56,7 @@ OUTPUT = click.Path(dir_okay=False, path_type=Path)
 )
 @click.option("--format", "file_format", type=click.Choice(FORMAT_NAMES))
 @force_option
+@plot_option
 @json_option
 def rfm(
     transactions: Path,
@@ -67,6 +69,7 @@ def rfm(
     store_path: Path | None,
     file_format: str | None,
     force: bool,
+    plot_path: Path | None,
     as_json: bool,
 ) -> None:
     """RFM scores and segments from a transaction log.
@@ -82,6 +85,9 @@ def rfm(
     result = score(table, user=user, ts=ts, amount=amount, as_of=parse_as_of(as_of), scheme=scheme)
     if output is not None:
         write_table(result.table, output, force)
+    if plot_path is not None:
+        check_output(plot_path, force)
+        result.plot(plot_path)
     if store_path is not None:
         opened = load(store_path)
         opened.add_rfm(result)
@@ -275,6 +281,8 @@ def parse_days(text: str) -> list[int]:
     "--as-of", "as_of", required=True, metavar="DATE", help="Nothing after this day is looked at."
 )
 @click.option("--rates", is_flag=True, help="Show shares of the cohort instead of users.")
+@plot_option
+@force_option
 @json_option
 def retention(
     store: Path,
@@ -288,6 +296,8 @@ def retention(
     among: str | None,
     as_of: str,
     rates: bool,
+    plot_path: Path | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Cohort retention (次日/7日/30日留存): per cohort, the users who did the
@@ -307,6 +317,9 @@ def retention(
         as_of=parse_as_of(as_of),
     )
     shown = table.rates() if rates else table
+    if plot_path is not None:
+        check_output(plot_path, force)
+        table.plot(plot_path)
     if as_json:
         emit_json(
             {
@@ -360,8 +373,18 @@ def diff(old: Path, new: Path, query: str, as_of: str | None, as_json: bool) -> 
 @click.argument("new", type=INPUT)
 @click.argument("attribute")
 @click.option("--shares", is_flag=True, help="Show row shares instead of users.")
+@plot_option
+@force_option
 @json_option
-def transitions(old: Path, new: Path, attribute: str, shares: bool, as_json: bool) -> None:
+def transitions(
+    old: Path,
+    new: Path,
+    attribute: str,
+    shares: bool,
+    plot_path: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
     """How users moved between the values of a categorical attribute (an RFM
     segment, a lifecycle stage) from one store file to another.
 
@@ -370,8 +393,45 @@ def transitions(old: Path, new: Path, attribute: str, shares: bool, as_json: boo
     from ..snapshots import transitions as matrix
 
     table = matrix(load(old), load(new), attribute)
+    if plot_path is not None:
+        check_output(plot_path, force)
+        table.plot(plot_path)
     shown = table.shares() if shares else table
     if as_json:
         emit_json({"attribute": attribute, "rows": shown.to_pylist()})
     else:
         show_arrow(shown, title=f"{attribute}: old (rows) → new (columns)", limit=400)
+
+
+@app.command()
+@store_argument
+@click.argument("names", nargs=-1, required=True)
+@click.option("--jaccard", is_flag=True, help="Jaccard indexes instead of users in both.")
+@plot_option
+@force_option
+@json_option
+def overlap(
+    store: Path,
+    names: tuple[str, ...],
+    jaccard: bool,
+    plot_path: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Pairwise overlaps of tags: users in both, or the Jaccard index.
+
+    Example: uoseg overlap users.uoseg vip 高价值用户 churned --jaccard --plot overlap.png
+    """
+    matrix = load(store).overlap_matrix(list(names))
+    values = matrix.jaccard() if jaccard else np.asarray(matrix)
+    if plot_path is not None:
+        check_output(plot_path, force)
+        matrix.plot(plot_path, jaccard=jaccard)
+    if as_json:
+        emit_json({"names": list(names), "jaccard": jaccard, "matrix": values.tolist()})
+        return
+    rows = [
+        [name, *(float(v) if jaccard else int(v) for v in row)]
+        for name, row in zip(names, values, strict=True)
+    ]
+    show_table(["", *names], rows)

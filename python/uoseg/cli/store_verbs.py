@@ -21,6 +21,7 @@ from .app import (
     json_option,
     out,
     parse_as_of,
+    plot_option,
     show_arrow,
     show_table,
     store_argument,
@@ -355,8 +356,12 @@ def lint(args: tuple[str, ...], as_json: bool) -> None:
 @app.command()
 @store_argument
 @as_of_option
+@plot_option
+@force_option
 @json_option
-def describe(store: Path, as_of: str | None, as_json: bool) -> None:
+def describe(
+    store: Path, as_of: str | None, plot_path: Path | None, force: bool, as_json: bool
+) -> None:
     """What a store holds: tags, attributes and segments by kind with their
     users, events, and the memory each part takes.
 
@@ -365,6 +370,9 @@ def describe(store: Path, as_of: str | None, as_json: bool) -> None:
     opened = load(store)
     table = opened.describe(as_of=parse_as_of(as_of))
     memory = opened.memory_breakdown()
+    if plot_path is not None:
+        check_output(plot_path, force)
+        table.plot(plot_path)
     if as_json:
         emit_json(
             {

@@ -32,6 +32,8 @@ pub struct PyAudience {
     plan: Option<Plan>,
     /// `None` for an audience made from raw bytes: plain uint32 ids, no universe.
     pub universe: Option<Universe>,
+    /// The query text that made it, when a store's query or tag did.
+    made_by: Option<String>,
 }
 
 impl PyAudience {
@@ -40,7 +42,7 @@ impl PyAudience {
     }
 
     pub fn shared(bitmap: Arc<Bitmap>, universe: Option<Universe>) -> Self {
-        PyAudience { built: OnceLock::from(bitmap), plan: None, universe }
+        PyAudience { built: OnceLock::from(bitmap), plan: None, universe, made_by: None }
     }
 
     /// The users, building a lazy audience (with the GIL released) on first use.
@@ -65,7 +67,13 @@ impl PyAudience {
     }
 
     pub fn lazy(plan: Plan, universe: Universe) -> Self {
-        PyAudience { built: OnceLock::new(), plan: Some(plan), universe: Some(universe) }
+        PyAudience { built: OnceLock::new(), plan: Some(plan), universe: Some(universe), made_by: None }
+    }
+
+    /// The same audience, remembering the query text that made it.
+    pub fn made_by(mut self, text: String) -> Self {
+        self.made_by = Some(text);
+        self
     }
 
     fn kind(&self) -> IdKind {
@@ -250,6 +258,27 @@ impl PyAudience {
         released(py, || Ok(a.iter().all(|dense| a_ids.translate(dense, &b_ids).is_some_and(|d| b.contains(d)))))
     }
 
+    /// The query text that made this audience (a store's `query` or `tag`), or `None`.
+    #[getter]
+    fn query(&self) -> Option<String> {
+        self.made_by.clone()
+    }
+
+    /// Jupyter's summary: size, share of the universe, the query that made it.
+    fn _repr_html_(&self, py: Python<'_>) -> PyResult<String> {
+        let count = self.count(py)?;
+        let share = match &self.universe {
+            Some(u) if u.users.cardinality() > 0 => format!(
+                " ({:.2}% of {} users)",
+                100.0 * count as f64 / u.users.cardinality() as f64,
+                group_digits(u.users.cardinality())
+            ),
+            _ => String::new(),
+        };
+        let query = self.made_by.as_deref().map_or(String::new(), |q| format!("<br><code>{}</code>", escape_html(q)));
+        Ok(format!("<p><b>Audience</b>: {} users{share}{query}</p>", group_digits(count)))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let count = group_digits(self.count(py)?);
         Ok(match &self.universe {
@@ -416,6 +445,11 @@ fn canonical(bitmap: &Bitmap) -> Bitmap {
 fn put_blob(out: &mut Vec<u8>, blob: &[u8]) {
     out.extend_from_slice(&(blob.len() as u64).to_le_bytes());
     out.extend_from_slice(blob);
+}
+
+/// `text` safe inside HTML.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 pub fn group_digits(n: u64) -> String {

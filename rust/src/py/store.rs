@@ -395,11 +395,12 @@ impl PyStore {
     /// expression it is combined into.
     fn query(&self, py: Python<'_>, text: &str, as_of: Option<i64>) -> PyResult<PyAudience> {
         let plan = released(py, || query::plan(&self.inner, text, as_of))?;
+        let made_by = query::canonical(text).unwrap_or_else(|_| text.to_owned());
         if let Plan::Leaf { leaf: Leaf::Bitmap(bitmap), .. } = &plan {
-            return Ok(self.audience(bitmap.clone()));
+            return Ok(self.audience(bitmap.clone()).made_by(made_by));
         }
         let universe = self.inner.universe().clone();
-        Ok(PyAudience::lazy(plan.identified(&universe.users), universe))
+        Ok(PyAudience::lazy(plan.identified(&universe.users), universe).made_by(made_by))
     }
 
     #[pyo3(signature = (text, as_of = None))]
@@ -503,7 +504,7 @@ impl PyStore {
     }
 
     fn tag(&self, name: &str) -> PyResult<PyAudience> {
-        Ok(self.audience(self.inner.tag(name)?.clone()))
+        Ok(self.audience(self.inner.tag(name)?.clone()).made_by(query::format_name(name)))
     }
 
     fn attr(&self, name: &str, value: &str) -> PyResult<PyAudience> {
