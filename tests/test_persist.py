@@ -198,3 +198,46 @@ def test_any_flipped_byte_of_a_numeric_section_is_refused() -> None:
         damaged[position] ^= 1 << int(rng.integers(8))
         with pytest.raises(uoseg.StoreFormatError):
             uoseg.TagStore.from_bytes(bytes(damaged))
+
+
+def test_loading_for_one_query_reads_only_what_it_needs(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from uoseg.datasets import synthetic_events, synthetic_population
+
+    population = synthetic_population(5_000, seed=8, n_tags=30)
+    store = uoseg.TagStore.from_long(population.tags)
+    store.add_wide(population.attributes)
+    events = synthetic_events(5_000, seed=8, days=30)
+    store.add_events(events.log, value="amount")
+    store.define("young", "age < 30")
+    store.define("target", "@young AND t1")
+    path = tmp_path / "s.uoseg"
+    store.save(path)
+    query = '@target AND city IN ("c0", "c1") AND DID login WITHIN 7 DAYS'
+    as_of = dt.date(2025, 12, 31)
+    part = uoseg.TagStore.load(path, for_query=query, columns=["gender"])
+    assert part.count(query, as_of=as_of) == store.count(query, as_of=as_of) > 0
+    # Only the names it reads (through the segments too) and the columns came in.
+    assert part.tags() == ["t1"]
+    assert sorted(part.attributes()) == ["age", "city", "gender"]
+    assert list(part.events()) == ["login"]
+    assert len(part) == len(store)
+    # It cannot be saved in place of the file, nor pickled.
+    with pytest.raises(uoseg.InvalidInputError, match="for one query"):
+        part.save(tmp_path / "other.uoseg")
+    with pytest.raises(uoseg.InvalidInputError, match="for one query"):
+        part.to_bytes()
+    # A damaged section it reads is still refused; one it skips does not matter.
+    data = bytearray(path.read_bytes())
+    at = data.rindex(b"t29") + 40  # inside the tag section, past the manifest
+    data[at] ^= 0xFF
+    damaged = tmp_path / "damaged.uoseg"
+    damaged.write_bytes(bytes(data))
+    assert uoseg.TagStore.load(damaged, for_query="t1").count("t1") == store.count("t1")
+    with pytest.raises(uoseg.StoreFormatError):
+        uoseg.TagStore.load(damaged, for_query="t29")
+    truncated = tmp_path / "truncated.uoseg"
+    truncated.write_bytes(path.read_bytes()[:-20])
+    with pytest.raises(uoseg.StoreFormatError):
+        uoseg.TagStore.load(truncated, for_query="t1")

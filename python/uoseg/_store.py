@@ -192,20 +192,30 @@ class TagStore:
     4
     """
 
-    __slots__ = ("_core", "_lock")
+    __slots__ = ("_core", "_lock", "_partial")
 
     def __init__(self, *, ids: str = "auto", tz: str = "UTC") -> None:
         self._core: _core.Store = _core.Store.empty(ids)
         if tz != "UTC":
             self._core = self._core.with_zone(tz)
         self._lock = threading.Lock()
+        # A store loaded for one query holds only part of its file.
+        self._partial: str | None = None
 
     @classmethod
-    def _wrap(cls, core: _core.Store) -> TagStore:
+    def _wrap(cls, core: _core.Store, partial: str | None = None) -> TagStore:
         store = cls.__new__(cls)
         store._core = core
         store._lock = threading.Lock()
+        store._partial = partial
         return store
+
+    def _whole(self, doing: str) -> None:
+        if self._partial is not None:
+            raise InvalidInputError(
+                f"cannot {doing}: this store was loaded from {self._partial} for one query only "
+                "(TagStore.load(..., for_query=...)); load it whole to do that"
+            )
 
     def _update(self, change: Callable[[_core.Store], _core.Store]) -> None:
         with self._lock:
@@ -722,7 +732,7 @@ class TagStore:
 
     def snapshot(self) -> TagStore:
         """A store that shares this one's current state and never sees later updates."""
-        return TagStore._wrap(self._core)
+        return TagStore._wrap(self._core, self._partial)
 
     # ---- audiences ----
 
@@ -1053,16 +1063,29 @@ class TagStore:
     def save(self, path: PathLike) -> None:
         """Write the store to one file, atomically: an interrupted save leaves the
         previous file as it was."""
+        self._whole("save it")
         self._core.save(os.fspath(path))
 
     @classmethod
-    def load(cls, path: PathLike) -> TagStore:
+    def load(
+        cls, path: PathLike, *, for_query: QueryLike | None = None, columns: Sequence[str] = ()
+    ) -> TagStore:
         """Read a store file; a damaged or newer-format file raises StoreFormatError,
-        a missing one :class:`uoseg.MissingFileError` (a ``FileNotFoundError``)."""
-        return cls._wrap(_core.Store.load(os.fspath(path)))
+        a missing one :class:`uoseg.MissingFileError` (a ``FileNotFoundError``).
+
+        With ``for_query``, only what that query reads (its tags, attributes and
+        events, also through saved segments) and the names in ``columns`` are
+        read from the file, the rest skipped unread: a one-off count or list
+        from a large store costs what it touches. Such a store answers that
+        query but refuses to be saved (it would lose the rest)."""
+        if for_query is None:
+            return cls._wrap(_core.Store.load(os.fspath(path)))
+        core = _core.Store.load_for(os.fspath(path), _query_text(for_query), list(columns))
+        return cls._wrap(core, partial=os.fspath(path))
 
     def to_bytes(self) -> bytes:
         """The bytes of the store file :meth:`save` would write."""
+        self._whole("turn it into bytes")
         return self._core.to_bytes()
 
     @classmethod

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _core
 from ._core import Audience
@@ -107,6 +106,8 @@ class RetentionTable(TableResult):
     def rates(self) -> RetentionTable:
         """The same table with each cell divided by its cohort's size (float64;
         null where the cell is null or the cohort is empty)."""
+        import pyarrow.compute as pc
+
         size = self.table.column("size").cast(pa.float64())
         size = pc.if_else(pc.equal(size, 0.0), pa.scalar(None, pa.float64()), size)
         table = self.table

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ._core import Audience
 from ._tables import TableResult
@@ -126,6 +125,8 @@ class TransitionTable(TableResult):
     def shares(self) -> TransitionTable:
         """Each row divided by its total (the share of the old value's users
         who ended in each new value)."""
+        import pyarrow.compute as pc
+
         columns = self.labels_to
         totals = None
         for name in columns:

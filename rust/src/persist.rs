@@ -17,7 +17,7 @@
 //! and Go exchange). A save writes a temporary file in the same folder, fsyncs it
 //! and renames it over the target, so an interrupted save leaves the old file.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -271,10 +271,136 @@ pub fn load(path: &Path) -> Result<Store> {
     decode(&bytes)
 }
 
+/// Load only the parts of a store file that `select` asks for: it is given
+/// the saved segments (name → query text) and returns the names of the tags,
+/// attributes and events to read; everything else of those kinds is skipped
+/// without being read. The id dictionary, universe, segments, notes and time
+/// zone are always read, and every section read is checked as [`load`] checks
+/// it. The result answers queries on the selected names; it must not be saved
+/// in place of the file (the Python `TagStore` refuses to).
+pub fn load_selected(path: &Path, select: impl FnOnce(&BTreeMap<String, String>) -> BTreeSet<String>) -> Result<Store> {
+    use std::io::{BufReader, Read, Seek, SeekFrom};
+
+    let io = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::format("store file is truncated")
+        } else {
+            Error::io(&e, "cannot read store file", path)
+        }
+    };
+    let file = File::open(path).map_err(|e| Error::io(&e, "cannot read store file", path))?;
+    let mut file = BufReader::with_capacity(1 << 16, file);
+    let mut header = [0u8; 16];
+    file.read_exact(&mut header).map_err(|_| Error::format("not a uoseg store file (too short)"))?;
+    let mut reader = Reader::new(&header, "store file");
+    if reader.take(8)? != MAGIC {
+        return Err(Error::format("not a uoseg store file (bad magic bytes)"));
+    }
+    let version = reader.u32()?;
+    if version > FORMAT_VERSION || version == 0 {
+        return Err(Error::format(format!(
+            "store file format version {version} is newer than this uoseg reads ({FORMAT_VERSION}); upgrade uoseg"
+        )));
+    }
+    let count = reader.u32()? as usize;
+    // Pass 1: every section's header and where its payload starts.
+    struct Header {
+        kind: SectionKind,
+        name: String,
+        len: usize,
+        crc: u32,
+        offset: u64,
+    }
+    let mut headers: Vec<Header> = Vec::with_capacity(count.min(1 << 20));
+    let mut offset = 16u64;
+    for index in 0..count {
+        let mut fixed = [0u8; 5];
+        file.read_exact(&mut fixed).map_err(io)?;
+        let kind = SectionKind::from_u8(fixed[0])
+            .ok_or_else(|| Error::format(format!("section {index}: unknown kind {}", fixed[0])))?;
+        let name_len = u32::from_le_bytes([fixed[1], fixed[2], fixed[3], fixed[4]]) as usize;
+        if name_len > 1 << 20 {
+            return Err(Error::format(format!("section {index}: a name of {name_len} bytes")));
+        }
+        let mut name = vec![0u8; name_len];
+        file.read_exact(&mut name).map_err(io)?;
+        let name = String::from_utf8(name).map_err(|_| Error::format(format!("section {index}: name is not UTF-8")))?;
+        let mut sizes = [0u8; 12];
+        file.read_exact(&mut sizes).map_err(io)?;
+        let len = u64::from_le_bytes(sizes[..8].try_into().unwrap_or_default());
+        let crc = u32::from_le_bytes(sizes[8..].try_into().unwrap_or_default());
+        offset += 5 + name_len as u64 + 12;
+        let len_usize = usize::try_from(len).map_err(|_| Error::format("section too large"))?;
+        headers.push(Header { kind, name, len: len_usize, crc, offset });
+        let skip = i64::try_from(len).map_err(|_| Error::format("section too large"))?;
+        file.seek_relative(skip).map_err(io)?;
+        offset += len;
+    }
+    let mut trailer = [0u8; 12];
+    file.read_exact(&mut trailer).map_err(|_| Error::format("store file is truncated (no trailer)"))?;
+    if &trailer[..8] != TRAILER
+        || u32::from_le_bytes(trailer[8..].try_into().unwrap_or_default()) != crc32fast::hash(&header)
+    {
+        return Err(Error::format("store file trailer is corrupted"));
+    }
+    // Pass 2: the small sections, then the selected large ones.
+    let large = |kind: SectionKind| {
+        matches!(kind, SectionKind::Tag | SectionKind::Categorical | SectionKind::Numeric | SectionKind::Events)
+    };
+    let mut payloads: Vec<Option<Vec<u8>>> = (0..headers.len()).map(|_| None).collect();
+    let mut read = |at: usize, payloads: &mut Vec<Option<Vec<u8>>>| -> Result<()> {
+        let h = &headers[at];
+        file.seek(SeekFrom::Start(h.offset)).map_err(io)?;
+        let mut payload = vec![0u8; h.len];
+        file.read_exact(&mut payload).map_err(io)?;
+        if crc32fast::hash(&payload) != h.crc {
+            return Err(Error::format(format!(
+                "section {at} ('{}'): checksum mismatch, the file is corrupted",
+                h.name
+            )));
+        }
+        payloads[at] = Some(payload);
+        Ok(())
+    };
+    let small: Vec<usize> = (0..headers.len()).filter(|&at| !large(headers[at].kind)).collect();
+    for at in small {
+        read(at, &mut payloads)?;
+    }
+    let mut segments = BTreeMap::new();
+    for (h, payload) in headers.iter().zip(&payloads) {
+        if let (SectionKind::Segment, Some(bytes)) = (h.kind, payload) {
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                segments.insert(h.name.clone(), text.to_owned());
+            }
+        }
+    }
+    let wanted = select(&segments);
+    let selected: Vec<usize> =
+        (0..headers.len()).filter(|&at| large(headers[at].kind) && wanted.contains(&headers[at].name)).collect();
+    for at in selected {
+        read(at, &mut payloads)?;
+    }
+    let raw = headers
+        .iter()
+        .zip(&payloads)
+        .map(|(h, payload)| RawSection {
+            kind: h.kind,
+            name: h.name.clone(),
+            payload: payload.as_deref().unwrap_or(&[]),
+            len: h.len,
+            loaded: payload.is_some(),
+        })
+        .collect();
+    assemble(raw)
+}
+
 struct RawSection<'a> {
     kind: SectionKind,
     name: String,
+    /// Empty when the section was skipped by a partial load (`loaded` false).
     payload: &'a [u8],
+    len: usize,
+    loaded: bool,
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Store> {
@@ -306,7 +432,7 @@ pub fn decode(bytes: &[u8]) -> Result<Store> {
         if crc32fast::hash(payload) != crc {
             return Err(Error::format(format!("section {index} ('{name}'): checksum mismatch, the file is corrupted")));
         }
-        raw.push(RawSection { kind, name, payload });
+        raw.push(RawSection { kind, name, payload, len, loaded: true });
     }
     let trailer = reader.take(8).map_err(|_| Error::format("store file is truncated (no trailer)"))?;
     if trailer != TRAILER || reader.u32()? != header_crc {
@@ -329,7 +455,7 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
         let name = reader.string()?;
         let _count = reader.u64()?;
         let len = reader.len_u64()?;
-        if kind != section.kind as u8 || name != section.name || len != section.payload.len() {
+        if kind != section.kind as u8 || name != section.name || len != section.len {
             return Err(Error::format(format!("manifest does not match section {:?}", section.name)));
         }
     }
@@ -344,7 +470,7 @@ fn assemble(raw: Vec<RawSection<'_>>) -> Result<Store> {
     let mut notes = Vec::new();
     let mut clock = None;
     let mut event_sections = Vec::new();
-    for section in &raw[1..] {
+    for section in raw[1..].iter().filter(|s| s.loaded) {
         match section.kind {
             SectionKind::Ids => ids = Some(IdMap::decode(section.payload)?),
             SectionKind::Universe => universe = Some(bitmap_from_bytes(section.payload, "universe")?),

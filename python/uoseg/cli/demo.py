@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .app import app, out, show_arrow, show_table
+from .app import app, json_option, out, show_arrow, show_table
 
 # The demo's queries name tags up to t49 of the sample population and score RFM in
 # quintiles; below this size some of those tags are missing (tag i holds a user
@@ -170,7 +170,8 @@ def demo(users: int, seed: int) -> None:
 @click.option("--users", type=int, default=100_000, show_default=True, help="Population size.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--force", is_flag=True, help="Overwrite files that exist.")
-def sample(folder: Path, users: int, seed: int, force: bool) -> None:
+@json_option
+def sample(folder: Path, users: int, seed: int, force: bool, as_json: bool) -> None:
     """Write the built-in sample data as Parquet files to try the verbs on:
     tags.parquet (user_id, tag), users.parquet (one row per user),
     events.parquet (a 90-day event log in Asia/Shanghai days) and

@@ -15,11 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.feather as feather
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ColumnTypeError, FileError, InvalidInputError
 from .app import err
@@ -61,6 +56,8 @@ def _progress(label: str, total: int | None) -> Iterator[Any]:
     if not err.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -76,6 +73,11 @@ def read_table(path: Path, given_format: str | None = None) -> pa.Table:
     """The whole table in ``path``; a file that is not a table of that format
     is a uoseg error naming it."""
     kind = format_of(path, given_format)
+    # The readers are imported when used: a count from the terminal needs none.
+    import pyarrow.csv as pa_csv
+    import pyarrow.feather as feather
+    import pyarrow.json as pa_json
+
     try:
         if kind == "parquet":
             return _read_parquet(path)
@@ -91,6 +93,8 @@ def read_table(path: Path, given_format: str | None = None) -> pa.Table:
 
 
 def _read_parquet(path: Path) -> pa.Table:
+    import pyarrow.parquet as pq
+
     source = pq.ParquetFile(path)
     total = source.metadata.num_rows
     batches = []
@@ -128,6 +132,10 @@ def write_table(table: pa.Table, path: Path, force: bool, given_format: str | No
     """Write ``table`` to ``path`` atomically (see the module docs)."""
     check_output(path, force)
     kind = format_of(path, given_format)
+    import pyarrow.csv as pa_csv
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         if kind == "parquet":

@@ -4,6 +4,8 @@ segments, apply."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,13 @@ def load(path: Path) -> Any:
     from .._store import TagStore
 
     return TagStore.load(path)
+
+
+def load_for(path: Path, query: str, columns: list[str] | None = None) -> Any:
+    """Only what the query (and ``columns``) read: a large file costs what it touches."""
+    from .._store import TagStore
+
+    return TagStore.load(path, for_query=query, columns=columns or [])
 
 
 def file_options(func: Any) -> Any:
@@ -78,6 +87,16 @@ def file_options(func: Any) -> Any:
     return func
 
 
+@contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner with the step's name while it runs, on a terminal only."""
+    if not err.is_terminal:
+        yield
+        return
+    with err.status(what):
+        yield
+
+
 def add_files(store: Any, inputs: dict[str, Any]) -> list[tuple[str, int, float]]:
     """Add each given file to ``store``; (what, rows, seconds) per file."""
     done = []
@@ -87,14 +106,16 @@ def add_files(store: Any, inputs: dict[str, Any]) -> list[tuple[str, int, float]
         table = read_table(path, fmt)
         require_columns(table, path, inputs["user"], inputs["tag_column"])
         started = time.perf_counter()
-        add_long_tags(store, table.column(inputs["user"]), table.column(inputs["tag_column"]))
+        with working(f"building {table.num_rows:,} tag rows"):
+            add_long_tags(store, table.column(inputs["user"]), table.column(inputs["tag_column"]))
         done.append((f"tags from {path.name}", table.num_rows, time.perf_counter() - started))
     if inputs["wide"]:
         path = inputs["wide"]
         table = read_table(path, fmt)
         require_columns(table, path, inputs["user"])
         started = time.perf_counter()
-        store.add_wide(table, user=inputs["user"])
+        with working(f"indexing {table.num_rows:,} users"):
+            store.add_wide(table, user=inputs["user"])
         done.append((f"users from {path.name}", table.num_rows, time.perf_counter() - started))
     if inputs["events"]:
         path = inputs["events"]
@@ -103,13 +124,14 @@ def add_files(store: Any, inputs: dict[str, Any]) -> list[tuple[str, int, float]
             table, path, inputs["user"], inputs["ts"], inputs["event_column"], inputs["value"]
         )
         started = time.perf_counter()
-        store.add_events(
-            table,
-            user=inputs["user"],
-            ts=inputs["ts"],
-            event=inputs["event_column"],
-            value=inputs["value"],
-        )
+        with working(f"storing {table.num_rows:,} events"):
+            store.add_events(
+                table,
+                user=inputs["user"],
+                ts=inputs["ts"],
+                event=inputs["event_column"],
+                value=inputs["value"],
+            )
         done.append((f"events from {path.name}", table.num_rows, time.perf_counter() - started))
     if not done:
         raise click.UsageError("give at least one of --tags, --wide and --events")
@@ -206,7 +228,7 @@ def count(store: Path, query: str, as_of: str | None, as_json: bool) -> None:
 
     Example: uoseg count users.uoseg 'vip AND city IN ("SH", "BJ")'
     """
-    n = load(store).count(query, as_of=parse_as_of(as_of))
+    n = load_for(store, query).count(query, as_of=parse_as_of(as_of))
     if as_json:
         emit_json({"query": query, "count": n})
     else:
@@ -267,9 +289,9 @@ def query(
 
     Example: uoseg query users.uoseg '@churn_risk AND NOT contacted' -o list.parquet --columns city
     """
-    opened = load(store)
-    audience = opened.query(query, as_of=parse_as_of(as_of))
     names = [c.strip() for c in columns.split(",") if c.strip()]
+    opened = load_for(store, query, names)
+    audience = opened.query(query, as_of=parse_as_of(as_of))
     if output is not None:
         check_output(output, force)
         table = pa.table(
@@ -301,7 +323,7 @@ def explain(store: Path, query: str, as_of: str | None, as_json: bool) -> None:
 
     Example: uoseg explain users.uoseg 'vip AND age BETWEEN 25 AND 35'
     """
-    result = load(store).explain(query, as_of=parse_as_of(as_of))
+    result = load_for(store, query).explain(query, as_of=parse_as_of(as_of))
     if as_json:
         findings = [
             {"kind": f.kind, "message": f.message, "position": f.position}

@@ -594,6 +594,20 @@ impl PyStore {
         Ok(PyStore::wrap(released_parallel(py, || persist::load(&path))?))
     }
 
+    /// Load only what `text` reads (its tags, attributes and events, through
+    /// saved segments too) and the names in `also` (see `persist::load_selected`).
+    #[staticmethod]
+    fn load_for(py: Python<'_>, path: PathBuf, text: &str, also: Vec<String>) -> PyResult<Self> {
+        let store = released_parallel(py, || {
+            persist::load_selected(&path, |segments| {
+                let mut needed = query::names_needed(text, segments);
+                needed.extend(also.iter().map(|name| crate::names::nfc(name).into_owned()));
+                needed
+            })
+        })?;
+        Ok(PyStore::wrap(store))
+    }
+
     fn __repr__(&self) -> String {
         let segments = self.inner.segments().len();
         format!(

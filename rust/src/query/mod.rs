@@ -23,7 +23,7 @@ pub use ast::{
 pub use display::{format_name, quote_str};
 pub use parser::{parse, parse_with_spans, MAX_DEPTH};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use croaring::Bitmap;
@@ -55,6 +55,34 @@ pub fn lint_text(store: Option<&Store>, text: &str) -> crate::Result<(Vec<lint::
         })
         .collect();
     Ok((located, verdict))
+}
+
+/// The names of tags, attributes and events `text` reads, directly or
+/// through the saved `segments` it uses (for loading only those parts of a
+/// store file). A text that does not parse needs nothing: running it will
+/// report the syntax error.
+pub fn names_needed(text: &str, segments: &BTreeMap<String, String>) -> std::collections::BTreeSet<String> {
+    let mut needed = std::collections::BTreeSet::new();
+    let mut seen_segments = std::collections::BTreeSet::new();
+    let mut pending = vec![text.to_owned()];
+    while let Some(text) = pending.pop() {
+        let Ok(parsed) = parse_cached(&text) else { continue };
+        for name in &parsed.1 {
+            match name.kind {
+                NameKind::Segment => {
+                    if seen_segments.insert(name.name.clone()) {
+                        if let Some(definition) = segments.get(&name.name) {
+                            pending.push(definition.clone());
+                        }
+                    }
+                }
+                _ => {
+                    needed.insert(name.name.clone());
+                }
+            }
+        }
+    }
+    needed
 }
 
 /// Parse through the cache of query texts. The text is NFC-normalised first
