@@ -10,7 +10,7 @@
 //! arrow_io                    Arrow columns into store updates
 //! rfm, quantile, rank,        practices over columns and bitmaps
 //!   split, overlap, retention,    (retention: cohorts and active users;
-//!   labels, snapshots             labels: playbook rules; snapshots: diffs)
+//!   labels, snapshots, sampling   labels: playbook rules; snapshots: diffs)
 //! selection                   exact order statistics of f64 values (quantile, rank)
 //! persist                     the store file
 //! store                       immutable snapshots: universe, ids, tags, attributes
@@ -45,6 +45,7 @@ pub mod rank;
 pub mod retention;
 pub mod rfm;
 pub mod roaring;
+pub mod sampling;
 pub mod selection;
 pub mod snapshots;
 pub mod split;

@@ -16,6 +16,12 @@
 //!
 //! Hashing the user's own id (not the dense id) keeps a user's group stable
 //! across stores, rebuilds and services.
+//!
+//! Layers of experiments use the same hash in integer buckets:
+//!
+//! ```text
+//! bucket(id, salt, n) = floor(h(id) * n / 2^64)        (in 0 .. n, exact integer arithmetic)
+//! ```
 
 use croaring::Bitmap;
 use rayon::prelude::*;
@@ -68,10 +74,7 @@ pub fn split(audience: &Bitmap, ids: &IdMap, weights: &[f64], salt: &str) -> Res
     let bounds = bounds(weights)?;
     let salt_hash = fnv1a64(salt.as_bytes());
     let dense = audience.to_vec();
-    let keys: Vec<u64> = match ids.kind() {
-        IdKind::String => ids.external_strings(&dense).par_iter().map(|s| fnv1a64(s.as_bytes())).collect(),
-        _ => ids.external_integers(&dense),
-    };
+    let keys = keys(&dense, ids);
     let groups: Vec<u8> = keys
         .par_iter()
         .map(|&key| {
@@ -84,6 +87,39 @@ pub fn split(audience: &Bitmap, ids: &IdMap, weights: &[f64], salt: &str) -> Res
         members[group as usize].push(user);
     }
     Ok(members.iter().map(|m| Bitmap::of(m)).collect())
+}
+
+/// The own-id hash keys of `dense` users (integer ids, or FNV-1a of strings).
+fn keys(dense: &[u32], ids: &IdMap) -> Vec<u64> {
+    match ids.kind() {
+        IdKind::String => ids.external_strings(dense).par_iter().map(|s| fnv1a64(s.as_bytes())).collect(),
+        _ => ids.external_integers(dense),
+    }
+}
+
+/// `bucket(id, salt, n)` of the module docs.
+pub fn bucket(key: u64, salt_hash: u64, buckets: u64) -> u64 {
+    ((u128::from(mix64(salt_hash ^ key)) * u128::from(buckets)) >> 64) as u64
+}
+
+/// The users of `audience` whose bucket (of `buckets`, by `salt`) lies in
+/// `start..end`.
+pub fn in_buckets(audience: &Bitmap, ids: &IdMap, salt: &str, buckets: u64, start: u64, end: u64) -> Result<Bitmap> {
+    if buckets == 0 || start > end || end > buckets {
+        return Err(Error::invalid(format!(
+            "buckets {start}..{end} of {buckets}: a range within 0..{buckets} is needed"
+        )));
+    }
+    let salt_hash = fnv1a64(salt.as_bytes());
+    let dense = audience.to_vec();
+    let keys = keys(&dense, ids);
+    let kept: Vec<u32> = dense
+        .par_iter()
+        .zip(keys.par_iter())
+        .filter(|(_, &key)| (start..end).contains(&bucket(key, salt_hash, buckets)))
+        .map(|(&user, _)| user)
+        .collect();
+    Ok(Bitmap::of(&kept))
 }
 
 #[cfg(test)]

@@ -359,13 +359,59 @@ impl PyAudience {
 
     /// Split into groups by a salted hash of each user's own id (see `split.rs`
     /// for the hash, reproducible in any language).
+    /// With a dict of arm → share (summing to 1), the named arms of
+    /// `uoseg.experiments.split_arms`; with a list, the groups in order.
     #[pyo3(signature = (weights, salt))]
-    fn split(&self, py: Python<'_>, weights: Vec<f64>, salt: &str) -> PyResult<Vec<PyAudience>> {
+    fn split<'py>(slf: &Bound<'py, Self>, weights: &Bound<'py, PyAny>, salt: &str) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        if weights.cast::<pyo3::types::PyDict>().is_ok() {
+            let named = py.import("uoseg.experiments")?.getattr("split_arms")?;
+            return named.call1((slf, weights, salt));
+        }
+        let weights: Vec<f64> = weights.extract()?;
+        let groups = slf.get().split_groups(py, weights, salt)?;
+        Ok(pyo3::types::PyList::new(py, groups.into_iter().map(|g| Py::new(py, g)).collect::<PyResult<Vec<_>>>()?)?
+            .into_any())
+    }
+
+    /// The groups of a list of weights (see `split`).
+    #[pyo3(signature = (weights, salt))]
+    fn split_groups(&self, py: Python<'_>, weights: Vec<f64>, salt: &str) -> PyResult<Vec<PyAudience>> {
         let identity = IdMap::new(IdKind::UInt32);
         let ids = self.universe.as_ref().map_or(&identity, |u| u.ids.as_ref());
         let bitmap = self.bitmap(py)?;
         let groups = released_parallel(py, || crate::split::split(bitmap, ids, &weights, salt))?;
         Ok(groups.into_iter().map(|g| PyAudience::new(g, self.universe.clone())).collect())
+    }
+
+    /// The users whose bucket (of `buckets`, by `salt`; see `split.rs`) lies
+    /// in `start..end`: how a layer's experiments and holdouts take users.
+    fn in_buckets(&self, py: Python<'_>, salt: &str, buckets: u64, start: u64, end: u64) -> PyResult<PyAudience> {
+        let identity = IdMap::new(IdKind::UInt32);
+        let ids = self.universe.as_ref().map_or(&identity, |u| u.ids.as_ref());
+        let bitmap = self.bitmap(py)?;
+        let kept = released_parallel(py, || crate::split::in_buckets(bitmap, ids, salt, buckets, start, end))?;
+        Ok(PyAudience::new(kept, self.universe.clone()))
+    }
+
+    /// A uniform sample of exactly `size` users (an int), or of the fraction
+    /// `size` (a float in 0..=1, rounded to the nearest user), the same for the
+    /// same seed on every machine (see `sampling.rs`).
+    #[pyo3(signature = (size, seed = 0))]
+    fn sample(&self, py: Python<'_>, size: &Bound<'_, PyAny>, seed: u64) -> PyResult<PyAudience> {
+        let bitmap = self.bitmap(py)?;
+        let n = bitmap.cardinality();
+        let count = if let Ok(count) = size.extract::<i64>() {
+            u64::try_from(count).map_err(|_| Error::invalid(format!("a sample of {count} users")))?
+        } else {
+            let fraction: f64 = size.extract()?;
+            if !(0.0..=1.0).contains(&fraction) {
+                return Err(Error::invalid(format!("a sample fraction of {fraction}: it must be in 0..=1")).into());
+            }
+            (fraction * n as f64).round() as u64
+        };
+        let kept = released(py, || crate::sampling::sample(bitmap, count, seed))?;
+        Ok(PyAudience::new(kept, self.universe.clone()))
     }
 
     fn is_subset(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
