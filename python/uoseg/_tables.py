@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["TableResult", "display_width", "render_text_table"]
+__all__ = ["TableResult", "display_width", "format_cell", "render_text_table"]
 
 # Rows shown by repr before the table is cut with a "… N more rows" line.
 MAX_SHOWN_ROWS = 40
@@ -32,7 +32,8 @@ def display_width(text: str) -> int:
     return width
 
 
-def _cell(value: Any) -> str:
+def format_cell(value: Any) -> str:
+    """A value as a table shows it: grouped integers, four significant digits, — for null."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -50,7 +51,7 @@ def render_text_table(
     """Rows under a header, columns aligned by display width; the columns in
     ``right`` (numbers, by default any column whose values are all numbers) are
     right-aligned."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[format_cell(v) for v in row] for row in rows]
     if right is None:
         right = {
             name
@@ -132,7 +133,9 @@ class TableResult:
         head = "".join(f"<th>{html.escape(n)}</th>" for n in self.table.column_names)
         body = "".join(
             "<tr>"
-            + "".join(f"<td>{html.escape(_cell(row[n]))}</td>" for n in self.table.column_names)
+            + "".join(
+                f"<td>{html.escape(format_cell(row[n]))}</td>" for n in self.table.column_names
+            )
             + "</tr>"
             for row in shown
         )

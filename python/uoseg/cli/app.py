@@ -18,6 +18,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .._tables import format_cell
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Results go to stdout; progress and messages to stderr.
@@ -97,18 +99,6 @@ def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=default) + "\n")
 
 
-def cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
-
-
 def show_table(
     columns: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -124,7 +114,7 @@ def show_table(
     for name, right in zip(columns, numeric, strict=True):
         table.add_column(str(name), justify="right" if right else "left")
     for row in rows:
-        table.add_row(*(cell(v) for v in row))
+        table.add_row(*(format_cell(v) for v in row))
     out.print(table)
 
 
