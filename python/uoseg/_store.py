@@ -233,23 +233,15 @@ class TagStore:
         """Apply ``change`` and record it in the catalog (``meta`` sets the
         entry's kind, description or source), in one step."""
         catalog.check_kind(meta.get("kind"))
-        key = unicodedata.normalize("NFC", name)
-
-        def both(core: _core.Store) -> _core.Store:
-            changed = change(core)
-            notes = changed.notes()
-            note = notes.get(catalog.NOTE_PREFIX + key)
-            current = catalog.CatalogEntry.from_json(note) if note else None
-            entry = catalog.touched(
-                current,
-                key,
+        self._update(
+            lambda core: catalog.recorded(
+                change(core),
+                name,
                 kind=meta.get("kind"),
                 description=meta.get("description"),
                 source=meta.get("source"),
             )
-            return changed.with_note(catalog.NOTE_PREFIX + key, entry.to_json())
-
-        self._update(both)
+        )
 
     # ---- bulk builds ----
 
@@ -414,17 +406,11 @@ class TagStore:
                 suggestions=self.tags() + self.attributes(),
             )
         catalog.check_kind(kind)
-        key = unicodedata.normalize("NFC", name)
-
-        def annotated(core: _core.Store) -> _core.Store:
-            note = core.notes().get(catalog.NOTE_PREFIX + key)
-            current = catalog.CatalogEntry.from_json(note) if note else None
-            entry = catalog.touched(
-                current, key, kind=kind, description=description, source=source, changed=False
+        self._update(
+            lambda core: catalog.recorded(
+                core, name, kind=kind, description=description, source=source, changed=False
             )
-            return core.with_note(catalog.NOTE_PREFIX + key, entry.to_json())
-
-        self._update(annotated)
+        )
 
     def catalog(self, kind: str | None = None) -> CatalogTable:
         """The tag catalog: one row per tag and attribute (``name``, ``type``:
@@ -657,15 +643,7 @@ class TagStore:
                 book, self._core, audiences, attribute=name, write=True
             )
             assert core is not None
-            key = catalog.NOTE_PREFIX + unicodedata.normalize("NFC", name)
-            note = core.notes().get(key)
-            entry = catalog.touched(
-                catalog.CatalogEntry.from_json(note) if note else None,
-                unicodedata.normalize("NFC", name),
-                kind="result",
-                source=f"playbook {book.name}",
-            )
-            self._core = core.with_note(key, entry.to_json())
+            self._core = catalog.recorded(core, name, kind="result", source=f"playbook {book.name}")
         notes = playbook_findings(book, outcomes, unlabelled)
         warn_playbook(book, notes)
         table = playbook_result_table(book, outcomes, otherwise, len(self))

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
+from . import _core
 from ._tables import TableResult
 from .errors import InvalidInputError
 
@@ -88,6 +90,25 @@ def touched(
         source=source if source is not None else base.source,
         updated=now() if changed else base.updated,
     )
+
+
+def recorded(
+    core: _core.Store,
+    name: str,
+    *,
+    kind: str | None = None,
+    description: str | None = None,
+    source: str | None = None,
+    changed: bool = True,
+) -> _core.Store:
+    """``core`` with the catalog entry of ``name`` updated as :func:`touched` says."""
+    key = unicodedata.normalize("NFC", name)
+    note = core.notes().get(NOTE_PREFIX + key)
+    current = CatalogEntry.from_json(note) if note else None
+    entry = touched(
+        current, key, kind=kind, description=description, source=source, changed=changed
+    )
+    return core.with_note(NOTE_PREFIX + key, entry.to_json())
 
 
 def order(kind: str | None) -> int:
