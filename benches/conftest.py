@@ -83,6 +83,13 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
     machine_info["uoseg_bench_users"] = N_USERS
     machine_info["uoseg_bench_tags"] = N_TAGS
     machine_info["uoseg_cpu"] = cpu_description()
+    try:
+        import uoseg
+
+        level, used, _ = uoseg.cpu_paths()
+        machine_info["uoseg_cpu"]["paths"] = {"level": level, "used": used}
+    except (ImportError, AttributeError):
+        pass
 
 
 # The instruction sets uoseg's kernels choose between (or would).

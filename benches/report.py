@@ -97,10 +97,16 @@ def cpu_line(cpu: dict[str, Any]) -> str:
     features = cpu.get("features") or []
     avx512 = any(f.startswith("avx512") for f in features)
     where = f" (family {cpu['family']}, model {cpu['model_number']})" if cpu.get("family") else ""
+    paths = cpu.get("paths")
+    taken = (
+        f"; uoseg paths: {paths['level']} ({' '.join(paths['used']) or 'baseline only'})"
+        if paths
+        else ""
+    )
     return (
         f"CPU: {cpu.get('model', 'unknown')}{where}, {cpu.get('cores')} cores; "
         f"{' '.join(features) or 'no SIMD features found'}"
-        f"{'' if avx512 else ', no AVX-512'}"
+        f"{'' if avx512 else ', no AVX-512'}{taken}"
     )
 
 

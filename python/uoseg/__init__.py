@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings as _warnings
 
 from . import playbooks, plot
-from ._core import Audience, intersection, num_threads, union
+from ._core import Audience, cpu_paths, intersection, num_threads, union
 from ._core import __version__ as __version__
 from ._core import thread_setting_problem as _thread_setting_problem
 from ._store import Explain, StoreDescription, TagStore
@@ -87,6 +87,7 @@ __all__ = [
     "UosegError",
     "attr",
     "bucket_of",
+    "cpu_paths",
     "cut",
     "did",
     "diff",
@@ -113,3 +114,6 @@ if (_problem := _thread_setting_problem()) is not None:
     # UOSEG_NUM_THREADS that is not a positive count, or is far above the cores:
     # the pool takes a sane size instead, and the importer is told why.
     _warnings.warn(_problem, RuntimeWarning, stacklevel=2)
+if (_cpu_problem := cpu_paths()[2]) is not None:
+    # UOSEG_CPU naming no known path: the native paths are used.
+    _warnings.warn(_cpu_problem, RuntimeWarning, stacklevel=2)

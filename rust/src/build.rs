@@ -207,7 +207,7 @@ impl Scratch {
     /// A bitmap from ids in any order (duplicates allowed), all `<= max_id`.
     fn bitmap(&mut self, ids: &[u32], max_id: u32) -> Bitmap {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("popcnt") && std::is_x86_feature_detected!("bmi1") {
+        if crate::cpu::popcnt() && crate::cpu::features().bmi1 {
             // SAFETY: this CPU has the features `bitmap_x86` is compiled for.
             return unsafe { self.bitmap_x86(ids, max_id) };
         }

@@ -73,6 +73,15 @@ enum Dictionary {
     Strings { to_dense: FxHashMap<Arc<str>, u32>, external: Vec<Arc<str>> },
 }
 
+/// The own ids indexed by dense id ([`IdMap::externals`]).
+#[derive(Clone, Copy)]
+pub enum Externals<'a> {
+    /// A uint32 store: a user's own id is its dense id.
+    Dense,
+    Integers(&'a [u64]),
+    Strings(&'a [Arc<str>]),
+}
+
 static NEXT_LINEAGE: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Debug, Clone)]
@@ -196,6 +205,15 @@ impl IdMap {
     }
 
     /// External integer ids of dense ids (uint32 stores: the same numbers).
+    /// The own ids of every dense id, borrowed, for loops over many users.
+    pub fn externals(&self) -> Externals<'_> {
+        match &self.dictionary {
+            Dictionary::Identity => Externals::Dense,
+            Dictionary::Integers { external, .. } => Externals::Integers(external),
+            Dictionary::Strings { external, .. } => Externals::Strings(external),
+        }
+    }
+
     pub fn external_integers(&self, dense: &[u32]) -> Vec<u64> {
         match &self.dictionary {
             Dictionary::Integers { external, .. } => {

@@ -21,12 +21,14 @@
 //! roaring                     containers, the portable format, the chunk
 //!                               kernel, the view into CRoaring bitmaps
 //! error, syntax, suggest      the one error enum, syntax errors, suggestions
+//! cpu                         which instruction-set paths to take (`UOSEG_CPU`)
 //! ```
 
 pub mod algebra;
 pub mod arrow_io;
 pub mod build;
 pub mod bytes;
+pub mod cpu;
 pub mod error;
 pub mod events;
 pub mod ids;

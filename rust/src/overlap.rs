@@ -88,13 +88,13 @@ fn chunkwise(views: &[RoaringView<'_>]) -> Vec<u64> {
 fn and_count_kernel() -> fn(&Words, &Words) -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512vpopcntdq") && std::is_x86_feature_detected!("avx512f") {
+        if crate::cpu::avx512_popcnt() {
             return |a, b| {
                 // SAFETY: the CPU has the features (checked above).
                 unsafe { and_count_avx512(a, b) }
             };
         }
-        if std::is_x86_feature_detected!("popcnt") {
+        if crate::cpu::popcnt() {
             return |a, b| {
                 // SAFETY: the CPU has the feature (checked above).
                 unsafe { and_count_popcnt(a, b) }

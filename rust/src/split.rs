@@ -27,7 +27,9 @@ use croaring::Bitmap;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::ids::{IdKind, IdMap};
+use crate::ids::{Externals, IdMap};
+use crate::roaring::words::push_lows;
+use crate::roaring::{key_segments, Container, ContainerRef, RoaringView, Writer};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -71,35 +73,11 @@ fn bounds(weights: &[f64]) -> Result<Vec<Option<u64>>> {
 
 /// The group of each user of `audience`, then one bitmap per group.
 pub fn split(audience: &Bitmap, ids: &IdMap, weights: &[f64], salt: &str) -> Result<Vec<Bitmap>> {
-    let bounds = bounds(weights)?;
-    let salt_hash = fnv1a64(salt.as_bytes());
-    let dense = audience.to_vec();
-    let keys = keys(&dense, ids);
-    let groups: Vec<u8> = keys
-        .par_iter()
-        .map(|&key| {
-            let h = mix64(salt_hash ^ key);
-            bounds.iter().position(|b| b.is_none_or(|b| h < b)).unwrap_or(bounds.len() - 1) as u8
-        })
-        .collect();
-    let mut members: Vec<Vec<u32>> = vec![Vec::new(); weights.len()];
-    for (&user, &group) in dense.iter().zip(&groups) {
-        members[group as usize].push(user);
+    if weights.len() > usize::from(u16::MAX) {
+        return Err(Error::invalid(format!("{} groups: a split makes at most {}", weights.len(), u16::MAX)));
     }
-    Ok(members.iter().map(|m| Bitmap::of(m)).collect())
-}
-
-/// The own-id hash keys of `dense` users (integer ids, or FNV-1a of strings).
-fn keys(dense: &[u32], ids: &IdMap) -> Vec<u64> {
-    match ids.kind() {
-        IdKind::String => ids.external_strings(dense).par_iter().map(|s| fnv1a64(s.as_bytes())).collect(),
-        _ => ids.external_integers(dense),
-    }
-}
-
-/// `bucket(id, salt, n)` of the module docs.
-pub fn bucket(key: u64, salt_hash: u64, buckets: u64) -> u64 {
-    ((u128::from(mix64(salt_hash ^ key)) * u128::from(buckets)) >> 64) as u64
+    let classes = Classes::Bounds(bounds(weights)?.into_iter().flatten().collect());
+    Ok(partition(audience, ids, salt, weights.len(), weights.len(), &classes))
 }
 
 /// The users of `audience` whose bucket (of `buckets`, by `salt`) lies in
@@ -110,21 +88,279 @@ pub fn in_buckets(audience: &Bitmap, ids: &IdMap, salt: &str, buckets: u64, star
             "buckets {start}..{end} of {buckets}: a range within 0..{buckets} is needed"
         )));
     }
+    let classes = Classes::OutsideBuckets { buckets, start, end };
+    Ok(partition(audience, ids, salt, 2, 1, &classes).swap_remove(0))
+}
+
+/// `bucket(id, salt, n)` of the module docs.
+pub fn bucket(key: u64, salt_hash: u64, buckets: u64) -> u64 {
+    bucket_of_hash(mix64(salt_hash ^ key), buckets)
+}
+
+fn bucket_of_hash(h: u64, buckets: u64) -> u64 {
+    ((u128::from(h) * u128::from(buckets)) >> 64) as u64
+}
+
+/// How a user's hash `h(id)` picks its group.
+enum Classes {
+    /// Group k takes the hashes at or above k of these ascending bounds.
+    Bounds(Vec<u64>),
+    /// Group 0 takes the buckets `start..end` of `buckets`, group 1 the rest.
+    OutsideBuckets { buckets: u64, start: u64, end: u64 },
+}
+
+impl Classes {
+    /// The group of each of `hashes`, into `groups`.
+    fn classify(&self, hashes: &[u64], groups: &mut [u16]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            unsafe fn classify_avx2(classes: &Classes, hashes: &[u64], groups: &mut [u16]) {
+                classes.classify_any(hashes, groups)
+            }
+            // Baseline x86-64 has no 64-bit compare (SSE4.2's PCMPGTQ): the
+            // bound passes run four times faster with AVX2.
+            if crate::cpu::avx2() {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { classify_avx2(self, hashes, groups) };
+            }
+        }
+        self.classify_any(hashes, groups)
+    }
+
+    #[inline(always)]
+    fn classify_any(&self, hashes: &[u64], groups: &mut [u16]) {
+        match self {
+            Classes::Bounds(bounds) => {
+                // One pass per bound over the chunk, which vectorises.
+                groups.fill(0);
+                for &bound in bounds {
+                    groups.iter_mut().zip(hashes).for_each(|(g, &h)| *g += u16::from(h >= bound));
+                }
+            }
+            &Classes::OutsideBuckets { buckets, start, end } => {
+                groups.iter_mut().zip(hashes).for_each(|(g, &h)| {
+                    *g = u16::from(!(start..end).contains(&bucket_of_hash(h, buckets)));
+                });
+            }
+        }
+    }
+}
+
+/// The users of `audience` by group (of `groups`, as `classes` picks them by
+/// `h(id)`); bitmaps of the first `kept` groups.
+///
+/// One chunk of 2^16 dense ids at a time, in parallel: hash the chunk's
+/// members, classify the hashes, then counting-sort the low bits by group,
+/// which keeps each group's lows in order, ready to become its container. No
+/// id list of the whole audience is made (W6 at 10 M users: 17 ms through
+/// one; about 3 ms without).
+fn partition(audience: &Bitmap, ids: &IdMap, salt: &str, groups: usize, kept: usize, classes: &Classes) -> Vec<Bitmap> {
     let salt_hash = fnv1a64(salt.as_bytes());
-    let dense = audience.to_vec();
-    let keys = keys(&dense, ids);
-    let kept: Vec<u32> = dense
-        .par_iter()
-        .zip(keys.par_iter())
-        .filter(|(_, &key)| (start..end).contains(&bucket(key, salt_hash, buckets)))
-        .map(|(&user, _)| user)
-        .collect();
-    Ok(Bitmap::of(&kept))
+    let externals = ids.externals();
+    let chunk = |key: u16, lows: &[u16], s: &mut Scratch| -> (u16, Vec<Option<Container>>) {
+        let base = u32::from(key) << 16;
+        s.hashes.clear();
+        match externals {
+            Externals::Dense => hash_dense(salt_hash, base, lows, &mut s.hashes),
+            Externals::Integers(own) => s.hashes.extend(lows.iter().map(|&l| {
+                let own = own.get((base | u32::from(l)) as usize).copied().unwrap_or(u64::MAX);
+                mix64(salt_hash ^ own)
+            })),
+            Externals::Strings(own) => s.hashes.extend(lows.iter().map(|&l| {
+                let own = own.get((base | u32::from(l)) as usize).map_or(&b""[..], |s| s.as_bytes());
+                mix64(salt_hash ^ fnv1a64(own))
+            })),
+        }
+        s.groups.clear();
+        s.groups.resize(lows.len(), 0);
+        classes.classify(&s.hashes, &mut s.groups);
+        sort_by_group(lows, &s.groups, groups, kept, &mut s.sorted, &mut s.ends);
+        let containers = (0..kept).map(|g| Container::from_sorted(&s.sorted[s.ends[g]..s.ends[g + 1]])).collect();
+        (key, containers)
+    };
+    let chunks: Vec<(u16, Vec<Option<Container>>)> = match RoaringView::new(audience) {
+        Some(view) => (0..view.len())
+            .into_par_iter()
+            .with_min_len(4)
+            .map_init(Scratch::default, |s, i| {
+                let mut lows = std::mem::take(&mut s.lows);
+                lows.clear();
+                let members: &[u16] = match view.container(i) {
+                    Some(ContainerRef::Array(values)) => values,
+                    Some(ContainerRef::Bitset(words)) => {
+                        push_lows(words, &mut lows);
+                        &lows
+                    }
+                    Some(runs) => {
+                        runs.for_each_run(|a, b| lows.extend(a..=b));
+                        &lows
+                    }
+                    None => &[],
+                };
+                let out = chunk(view.keys()[i], members, s);
+                s.lows = lows;
+                out
+            })
+            .collect(),
+        // A build whose CRoaring layout cannot be read: the same, from the id list.
+        None => {
+            let dense = audience.to_vec();
+            key_segments(&dense, |&d| d)
+                .into_par_iter()
+                .map_init(Scratch::default, |s, (key, a, b)| {
+                    let lows: Vec<u16> = dense[a..b].iter().map(|&d| d as u16).collect();
+                    chunk(key, &lows, s)
+                })
+                .collect()
+        }
+    };
+    (0..kept)
+        .map(|g| {
+            let mut writer = Writer::new();
+            writer.begin(chunks.len(), 0);
+            for (key, containers) in &chunks {
+                if let Some(c) = &containers[g] {
+                    writer.container(*key, c);
+                }
+            }
+            writer.bitmap()
+        })
+        .collect()
+}
+
+/// `h(id)` of the dense ids `base | low` of a uint32 store.
+fn hash_dense(salt_hash: u64, base: u32, lows: &[u16], out: &mut Vec<u64>) {
+    #[inline(always)]
+    fn hash_all(salt_hash: u64, base: u32, lows: &[u16], out: &mut Vec<u64>) {
+        out.extend(lows.iter().map(|&l| mix64(salt_hash ^ u64::from(base | u32::from(l)))));
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn hash_all_avx2(salt_hash: u64, base: u32, lows: &[u16], out: &mut Vec<u64>) {
+            hash_all(salt_hash, base, lows, out)
+        }
+        // Four hashes per instruction instead of two (the multiplies are
+        // emulated with 32-bit ones either way: W6 hashing 1.9 → 1.1 ns a user).
+        if crate::cpu::avx2() {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            return unsafe { hash_all_avx2(salt_hash, base, lows, out) };
+        }
+    }
+    hash_all(salt_hash, base, lows, out)
+}
+
+/// Write `lows` to `sorted` ordered by their group (stable, so each group's
+/// lows stay increasing); group `g < kept` ends up in `ends[g]..ends[g + 1]`.
+fn sort_by_group(
+    lows: &[u16],
+    group_of: &[u16],
+    groups: usize,
+    kept: usize,
+    sorted: &mut Vec<u16>,
+    ends: &mut Vec<usize>,
+) {
+    sorted.clear();
+    sorted.resize(lows.len() + 1, 0);
+    ends.clear();
+    ends.push(0);
+    if groups <= 8 {
+        // One branch-free compaction per group: the write position stays in a
+        // register, where a histogram's counters would chain through memory.
+        let mut n = 0;
+        for g in 0..kept as u16 {
+            let out = sorted.as_mut_ptr();
+            for (&low, &of) in lows.iter().zip(group_of) {
+                // SAFETY: n counts lows already taken, so n <= lows.len() <
+                // sorted.len(). (Indexing here cost a bounds check and a
+                // reload of `sorted` per low: a third of the split.)
+                unsafe { out.add(n).write(low) };
+                n += usize::from(of == g);
+            }
+            ends.push(n);
+        }
+    } else {
+        ends.resize(groups + 1, 0);
+        group_of.iter().for_each(|&g| ends[usize::from(g) + 1] += 1);
+        for g in 1..=groups {
+            ends[g] += ends[g - 1];
+        }
+        let mut next = ends.clone();
+        for (&low, &g) in lows.iter().zip(group_of) {
+            let slot = &mut next[usize::from(g)];
+            sorted[*slot] = low;
+            *slot += 1;
+        }
+    }
+}
+
+/// One worker's buffers for [`partition`], reused chunk after chunk.
+#[derive(Default)]
+struct Scratch {
+    lows: Vec<u16>,
+    hashes: Vec<u64>,
+    groups: Vec<u16>,
+    ends: Vec<usize>,
+    sorted: Vec<u16>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::IdKind;
+
+    /// The module docs' definition, one user at a time.
+    fn reference(audience: &Bitmap, keys: impl Fn(u32) -> u64, weights: &[f64], salt: &str) -> Vec<Vec<u32>> {
+        let total: f64 = weights.iter().sum();
+        let mut cumulative = 0.0;
+        let bounds: Vec<f64> = weights
+            .iter()
+            .map(|w| {
+                cumulative += w;
+                cumulative / total * 2f64.powi(64)
+            })
+            .collect();
+        let mut out = vec![Vec::new(); weights.len()];
+        for user in audience.iter() {
+            let h = mix64(fnv1a64(salt.as_bytes()) ^ keys(user));
+            let group = bounds[..bounds.len() - 1].iter().take_while(|&&b| h as f64 >= b.min(u64::MAX as f64)).count();
+            out[group].push(user);
+        }
+        out
+    }
+
+    #[test]
+    fn every_chunk_kind_and_id_kind_splits_as_the_definition() {
+        // Arrays, a bitset, runs, and a lone user far out.
+        let mut audience = Bitmap::from_range(70_000..140_000);
+        audience.add_many(&(0..60_000).step_by(7).collect::<Vec<u32>>());
+        audience.add_many(&(200_000..400_000).step_by(3).collect::<Vec<u32>>());
+        audience.add(9_999_999);
+        audience.run_optimize();
+        let ids = IdMap::new(IdKind::UInt32);
+        for weights in [&[0.33, 0.33, 0.34][..], &[1.0][..], &[0.0, 1.0, 0.0], &[1.0; 12]] {
+            let got: Vec<Vec<u32>> =
+                split(&audience, &ids, weights, "exp1").unwrap().iter().map(|b| b.to_vec()).collect();
+            assert_eq!(got, reference(&audience, u64::from, weights, "exp1"), "{weights:?}");
+        }
+        let mut integers = IdMap::new(IdKind::UInt64);
+        let mut strings = IdMap::new(IdKind::String);
+        for i in 0..2000u64 {
+            integers.integer(i * 1_000_003 + 5, true).unwrap();
+            strings.string(&format!("u-{i}"), true).unwrap();
+        }
+        let some = Bitmap::from_range(0..2000);
+        let got: Vec<Vec<u32>> =
+            split(&some, &integers, &[0.5, 0.5], "s").unwrap().iter().map(|b| b.to_vec()).collect();
+        assert_eq!(got, reference(&some, |d| u64::from(d) * 1_000_003 + 5, &[0.5, 0.5], "s"));
+        let got: Vec<Vec<u32>> = split(&some, &strings, &[0.5, 0.5], "s").unwrap().iter().map(|b| b.to_vec()).collect();
+        assert_eq!(got, reference(&some, |d| fnv1a64(format!("u-{d}").as_bytes()), &[0.5, 0.5], "s"));
+        let kept = in_buckets(&audience, &ids, "layer", 1000, 100, 250).unwrap();
+        let expected: Vec<u32> =
+            audience.iter().filter(|&u| (100..250).contains(&bucket(u64::from(u), fnv1a64(b"layer"), 1000))).collect();
+        assert_eq!(kept.to_vec(), expected);
+    }
 
     #[test]
     fn groups_partition_the_audience_in_proportion() {

@@ -773,7 +773,7 @@ fn narrow_offsets_fast<'a, O: OffsetSizeTrait>(
     fits: &mut bool,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("bmi2") {
+    if crate::cpu::bmi() {
         // SAFETY: this CPU has the features `narrow_offsets_bmi2` is compiled for.
         return unsafe { narrow_offsets_bmi2(src, rows, dict, local, base, out, counts, fits) };
     }

@@ -53,6 +53,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(audience::intersection, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(thread_setting_problem, m)?)?;
+    m.add_function(wrap_pyfunction!(cpu_paths, m)?)?;
     m.add_function(wrap_pyfunction!(canonical, m)?)?;
     m.add_function(wrap_pyfunction!(lint, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::qcut, m)?)?;
@@ -75,6 +76,14 @@ fn num_threads() -> usize {
 #[pyfunction]
 fn thread_setting_problem() -> Option<String> {
     crate::parallel::setting().problem.clone()
+}
+
+/// The instruction-set paths this process takes: `(level, features, problem)`,
+/// the `UOSEG_CPU` level (native, avx2 or scalar), the features kernels may
+/// use under it, and why the variable was not taken as it is, if it was not.
+#[pyfunction]
+fn cpu_paths() -> (&'static str, Vec<&'static str>, Option<&'static str>) {
+    (crate::cpu::level().name(), crate::cpu::features().names(), crate::cpu::problem())
 }
 
 /// Static findings about a query without a store (see `PyStore::lint`).

@@ -1,0 +1,118 @@
+"""Every instruction-set path gives the same answers (``UOSEG_CPU``).
+
+Each path runs in its own interpreter, since the setting is read once per
+process; the answers are compared with each other and with plain Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import uoseg
+
+# Builds (tags from a long table), splits, overlaps, the query executor and the
+# bitset decoders, on a population whose chunks are arrays, bitsets and runs.
+PROGRAM = r"""
+import json, sys
+import numpy as np, pyarrow as pa, uoseg
+rng = np.random.default_rng(7)
+n = 300_000
+users = np.concatenate([rng.choice(n, 40_000, replace=False), np.arange(100_000, 180_000)])
+tags = np.array(["a"] * 40_000 + ["b"] * 80_000)
+more = rng.choice(n, 120_000, replace=False)
+table = pa.table({"user": np.concatenate([users, more]).astype(np.uint32),
+                  "tag": np.concatenate([tags, np.array(["c"] * 120_000)])})
+store = uoseg.TagStore.from_long(table, user="user", tag="tag")
+q = store.query("(a OR b) AND NOT c")
+groups = [g.ids().tolist() for g in uoseg.split(q, [0.2, 0.3, 0.5], salt="exp")]
+many = [len(g) for g in uoseg.split(store.tag("c"), [1.0] * 11, salt="many")]
+layer = q.in_buckets("layer", 1000, 10, 400).ids().tolist()
+overlap = store.overlap_matrix(["a", "b", "c"]).tolist()
+json.dump({"cpu": uoseg.cpu_paths()[0], "q": q.ids().tolist(), "groups": groups,
+           "many": many, "layer": layer, "c": store.tag("c").ids().tolist(),
+           "overlap": overlap}, sys.stdout)
+"""
+
+
+def run_path(level: str) -> dict[str, object]:
+    env = dict(os.environ, UOSEG_CPU=level)
+    out = subprocess.run(
+        [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def answers() -> dict[str, dict[str, object]]:
+    return {level: run_path(level) for level in ("native", "avx2", "scalar")}
+
+
+def test_each_path_is_the_one_asked_for(answers: dict[str, dict[str, object]]) -> None:
+    assert {level: a["cpu"] for level, a in answers.items()} == {
+        "native": "native",
+        "avx2": "avx2",
+        "scalar": "scalar",
+    }
+
+
+def test_paths_agree_with_each_other_and_with_python(
+    answers: dict[str, dict[str, object]],
+) -> None:
+    native = answers["native"]
+    for level in ("avx2", "scalar"):
+        for key in ("q", "groups", "many", "layer", "c", "overlap"):
+            assert answers[level][key] == native[key], (level, key)
+    # The query and the split, by plain Python on the same population.
+    q = native["q"]
+    assert isinstance(q, list) and q == sorted(q)
+    groups = native["groups"]
+    assert isinstance(groups, list)
+    assert sorted(u for g in groups for u in g) == q
+    weights = [0.2, 0.3, 0.5]
+    for k, group in enumerate(groups):
+        assert group == [u for u in q if _group(u, weights, "exp") == k]
+        assert abs(len(group) / len(q) - weights[k]) < 0.02
+    layer = native["layer"]
+    assert layer == [u for u in q if 10 <= uoseg.bucket_of(u, "layer", 1000) < 400]
+
+
+def _group(user: int, weights: list[float], salt: str) -> int:
+    """The documented split hash in plain Python (docs/experiments.md)."""
+    mask = 2**64 - 1
+
+    def fnv(data: bytes) -> int:
+        h = 0xCBF29CE484222325
+        for byte in data:
+            h = ((h ^ byte) * 0x100000001B3) & mask
+        return h
+
+    z = fnv(salt.encode()) ^ user
+    z ^= z >> 30
+    z = (z * 0xBF58476D1CE4E5B9) & mask
+    z ^= z >> 27
+    z = (z * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    total, cumulative = sum(weights), 0.0
+    for k, w in enumerate(weights[:-1]):
+        cumulative += w
+        if z < min(int(cumulative / total * 2.0**64), mask):
+            return k
+    return len(weights) - 1
+
+
+def test_an_unknown_path_warns_and_runs_natively() -> None:
+    env = dict(os.environ, UOSEG_CPU="sse9")
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import uoseg; print(uoseg.cpu_paths()[0])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "native"
+    assert "UOSEG_CPU" in out.stderr and "sse9" in out.stderr
