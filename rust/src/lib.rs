@@ -13,6 +13,7 @@
 //!   labels, snapshots, sampling   labels: playbook rules; snapshots: diffs)
 //! selection                   exact order statistics of f64 values (quantile, rank)
 //! persist                     the store file
+//! exchange                    Doris/StarRocks and ClickHouse bitmap bytes
 //! store                       immutable snapshots: universe, ids, tags, attributes
 //! events                      what users did per calendar day; behaviour conditions
 //! ingest, build, numeric      Arrow to dense ids and codes; bitmap builds; range index
@@ -31,6 +32,7 @@ pub mod bytes;
 pub mod cpu;
 pub mod error;
 pub mod events;
+pub mod exchange;
 pub mod ids;
 pub mod ingest;
 pub mod labels;
