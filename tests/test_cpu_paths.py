@@ -13,6 +13,7 @@ import sys
 
 import pytest
 import uoseg
+from test_split import reference_group
 
 # Builds (tags from a long table), splits, overlaps, the query executor and the
 # bitset decoders, on a population whose chunks are arrays, bitsets and runs.
@@ -75,34 +76,10 @@ def test_paths_agree_with_each_other_and_with_python(
     assert sorted(u for g in groups for u in g) == q
     weights = [0.2, 0.3, 0.5]
     for k, group in enumerate(groups):
-        assert group == [u for u in q if _group(u, weights, "exp") == k]
+        assert group == [u for u in q if reference_group(u, weights, "exp") == k]
         assert abs(len(group) / len(q) - weights[k]) < 0.02
     layer = native["layer"]
     assert layer == [u for u in q if 10 <= uoseg.bucket_of(u, "layer", 1000) < 400]
-
-
-def _group(user: int, weights: list[float], salt: str) -> int:
-    """The documented split hash in plain Python (docs/experiments.md)."""
-    mask = 2**64 - 1
-
-    def fnv(data: bytes) -> int:
-        h = 0xCBF29CE484222325
-        for byte in data:
-            h = ((h ^ byte) * 0x100000001B3) & mask
-        return h
-
-    z = fnv(salt.encode()) ^ user
-    z ^= z >> 30
-    z = (z * 0xBF58476D1CE4E5B9) & mask
-    z ^= z >> 27
-    z = (z * 0x94D049BB133111EB) & mask
-    z ^= z >> 31
-    total, cumulative = sum(weights), 0.0
-    for k, w in enumerate(weights[:-1]):
-        cumulative += w
-        if z < min(int(cumulative / total * 2.0**64), mask):
-            return k
-    return len(weights) - 1
 
 
 def test_an_unknown_path_warns_and_runs_natively() -> None:
