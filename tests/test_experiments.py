@@ -135,6 +135,11 @@ def test_binary_readout_against_statsmodels() -> None:
     assert rows["a"]["p_value"] < 0.01 < rows["b"]["p_value"]
     assert c["lift"] is None
 
+    other = uoseg.TagStore(ids="string")
+    other.add_users(["u1", "u2"])
+    with pytest.raises(uoseg.InvalidInputError, match="outcome is not an audience"):
+        uoseg.readout(arms, other.universe)
+
 
 def test_numeric_readout_against_scipy() -> None:
     store = store_of(20_000)

@@ -7,18 +7,21 @@ a ``snapshot()`` handed out earlier never changes under its reader.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import os
 import threading
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from . import _core, catalog
+from . import export as export_file
 from ._arrow import as_array, as_table, column, user_array
 from ._core import Audience
 from ._tables import TableResult
@@ -349,6 +352,9 @@ class TagStore:
         other users keep the value they had. ``kind``, ``description`` and
         ``source`` go into the tag catalog."""
         users, vals = self._users(user_ids), as_array(values, name)
+        if pa.types.is_null(vals.type):
+            # An empty (or all-None) Python list has no type of its own.
+            vals = vals.cast(pa.string())
         meta = {"kind": kind, "description": description, "source": source}
         self._change(name, lambda core: core.with_attribute(name, users, vals, "user_ids"), meta)
 
@@ -757,6 +763,79 @@ class TagStore:
         ['alice', 'bob']
         """
         return self._core.audience_from_bytes(bytes(data))
+
+    def audience_from_doris(self, data: bytes | str) -> Audience:
+        """The audience of the users a Doris / StarRocks ``BITMAP`` value holds:
+        its bytes, or the base64 text ``bitmap_to_base64`` gives. The values are
+        the users' own ids (integer stores only); an id the store does not know
+        is refused (``UnknownNameError`` naming it).
+
+        Examples
+        --------
+        >>> import uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_tag("vip", [3, 5, 8])
+        >>> text = store.tag("vip").to_doris_base64()
+        >>> store.audience_from_doris(text).ids().tolist()
+        [3, 5, 8]
+        """
+        if isinstance(data, str):
+            try:
+                data = base64.b64decode(data, validate=True)
+            except ValueError as exc:
+                raise InvalidInputError(f"not base64 text of a Doris bitmap: {exc}") from None
+        return self._core.audience_from_warehouse(bytes(data), "doris")
+
+    def audience_from_clickhouse(self, data: bytes) -> Audience:
+        """The audience of the users a ClickHouse ``AggregateFunction(groupBitmap,
+        UInt32)`` state holds (``Audience.to_clickhouse`` writes one); an id the
+        store does not know is refused (``UnknownNameError`` naming it)."""
+        return self._core.audience_from_warehouse(bytes(data), "clickhouse")
+
+    def export(
+        self,
+        audience: Audience,
+        path: PathLike,
+        columns: Sequence[str] | str = (),
+        *,
+        arms: Mapping[str, Audience] | None = None,
+        format: str | None = None,
+        id_column: str = "user_id",
+        arm_column: str = "arm",
+    ) -> int:
+        """Write the audience's users (人群包) to ``path``: their own ids, then
+        ``columns`` (tags as booleans, categorical attributes as strings, numeric
+        attributes in their own type, null where a user has none), then, with
+        ``arms`` (e.g. from :meth:`Audience.split`), each user's arm. Parquet,
+        CSV, JSON lines or Arrow IPC by the extension (or ``format``). Rows come
+        in the store's user order and are streamed batch by batch (memory stays
+        flat); the file appears under ``path`` only once complete. Returns the
+        rows written.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib, pyarrow.parquet as pq, uoseg
+        >>> store = uoseg.TagStore()
+        >>> store.add_tag("vip", [1, 2, 3])
+        >>> store.add_attribute("city", [1, 2, 3], ["SH", "BJ", "SH"])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "vip.parquet"
+        >>> store.export(store.tag("vip"), path, ["city"])
+        3
+        >>> pq.read_table(path).to_pydict()
+        {'user_id': [1, 2, 3], 'city': ['SH', 'BJ', 'SH']}
+        """
+        target = Path(os.fspath(path))
+        kind = export_file.format_of(target, format)
+        export_file.check_folder(target)
+        names = [columns] if isinstance(columns, str) else list(columns)
+        arm_items = list(arms.items()) if arms is not None else []
+        batches = self._core.export_batches(
+            audience, id_column, names, arm_column if arms is not None else None, arm_items
+        )
+        if kind == "parquet":
+            # The core writes Parquet itself, encoding columns in parallel.
+            return export_file.write_atomically(target, batches.write_parquet)
+        return export_file.write_batches(batches, batches.schema, target, kind)
 
     # ---- numeric attributes ----
 

@@ -361,7 +361,12 @@ def readout(
             columns["ci_high"].append(float(interval.high))
             columns["p_value"].append(float(test.pvalue))
     else:
-        converted = {n: arms[n].intersection_count(outcome) for n in names}
+        try:
+            converted = {n: arms[n].intersection_count(outcome) for n in names}
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"the outcome is not an audience of the arms' store: {exc}"
+            ) from None
         n0, x0 = len(arms[control]), converted[control]
         p0 = x0 / n0 if n0 else math.nan
         z = float(stats.norm.ppf(0.975))

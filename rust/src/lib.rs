@@ -8,6 +8,9 @@
 //! py                          PyO3 bindings: convert, release the GIL
 //! query                       DSL: parse, bind, plan, fused execution
 //! arrow_io                    Arrow columns into store updates
+//! parquet_file                an export as a Parquet file, columns in parallel
+//! export, handover            an audience's rows as Arrow batches; as warehouse
+//!                               bitmaps of own ids, and back
 //! rfm, quantile, rank,        practices over columns and bitmaps
 //!   split, overlap, retention,    (retention: cohorts and active users;
 //!   labels, snapshots, sampling   labels: playbook rules; snapshots: diffs)
@@ -33,6 +36,8 @@ pub mod cpu;
 pub mod error;
 pub mod events;
 pub mod exchange;
+pub mod export;
+pub mod handover;
 pub mod ids;
 pub mod ingest;
 pub mod labels;
@@ -42,6 +47,7 @@ pub mod names;
 pub mod numeric;
 pub mod overlap;
 pub mod parallel;
+pub mod parquet_file;
 pub mod persist;
 pub mod quantile;
 pub mod query;

@@ -181,6 +181,44 @@ impl Inner {
         out.bitmap()
     }
 
+    /// The code of each of the ascending `users`, [`NO_CODE`] for those without a value: one
+    /// pass, a rank per user from the EBM chunk's words and per-word prefix counts.
+    pub(super) fn codes_of_sorted(&self, users: &[u32]) -> Vec<u32> {
+        let ec = &self.ebm_chunks;
+        let mut words = Box::new([0u64; WORDS]);
+        let mut prefix = vec![0u32; WORDS];
+        let mut out = Vec::with_capacity(users.len());
+        let mut rest = users;
+        while let Some(&first) = rest.first() {
+            let key = first >> 16;
+            let end = rest.partition_point(|&u| u >> 16 == key);
+            let (chunk, tail) = rest.split_at(end);
+            rest = tail;
+            let Some(j) = ec.find(key as u16) else {
+                out.extend(std::iter::repeat_n(NO_CODE, chunk.len()));
+                continue;
+            };
+            load(&mut words, ec.conts.get(j));
+            let mut acc = 0u32;
+            for (p, w) in prefix.iter_mut().zip(words.iter()) {
+                *p = acc;
+                acc += w.count_ones();
+            }
+            let base = ec.cum.get(j).copied().unwrap_or(0) as usize;
+            out.extend(chunk.iter().map(|&u| {
+                let low = u & 0xFFFF;
+                let w = (low >> 6) as usize;
+                let word = words[w];
+                if word >> (low & 63) & 1 == 0 {
+                    return NO_CODE;
+                }
+                let below = word & ((1u64 << (low & 63)) - 1);
+                self.codes.get(base + (prefix[w] + below.count_ones()) as usize)
+            }));
+        }
+        out
+    }
+
     /// Calls `f` with blocks of the codes of the users of `audience ∩ non_null`, in ascending
     /// id order.
     pub(super) fn for_each_code_block(&self, audience: Option<&Bitmap>, mut f: impl FnMut(&[u32])) {

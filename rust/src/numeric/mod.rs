@@ -72,6 +72,9 @@ use stats::*;
 
 pub use bsi::{ChunkScratch, PredicateChunks};
 
+/// The code of a user without a value ([`NumericColumn::values_of_sorted`]).
+const NO_CODE: u32 = u32::MAX;
+
 /// The layout of `to_bytes`, in its last byte.
 const MAGIC: &[u8; 8] = b"UOSNUM\x00\x02";
 /// The first layout: the same, then a 64-bit checksum of its own (read, not checked).
@@ -88,6 +91,13 @@ fn le_u64(p: &[u8]) -> u64 {
 pub enum Scalar {
     Int(i64),
     Float(f64),
+}
+
+/// Values of a column in its own domain ([`NumericColumn::values_of_sorted`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Int(Vec<i64>),
+    Float(Vec<f64>),
 }
 
 /// The value domain of a column: exact 64-bit integers or f64.
@@ -390,6 +400,21 @@ impl NumericColumn {
             Distinct::Float(v) => out.extend(block.iter().map(|&c| v.get(c as usize).copied().unwrap_or(f64::NAN))),
         });
         out
+    }
+
+    /// The values of the ascending `users` in the column's own domain, with whether each
+    /// has one (a user without a value gets 0 and `false`).
+    pub fn values_of_sorted(&self, users: &[u32]) -> (Values, Vec<bool>) {
+        let inner = &*self.inner;
+        let codes = inner.codes_of_sorted(users);
+        let valid: Vec<bool> = codes.iter().map(|&c| c != NO_CODE).collect();
+        let values = match &inner.values {
+            Distinct::Int(v) => Values::Int(codes.iter().map(|&c| v.get(c as usize).copied().unwrap_or(0)).collect()),
+            Distinct::Float(v) => {
+                Values::Float(codes.iter().map(|&c| v.get(c as usize).copied().unwrap_or(0.0)).collect())
+            }
+        };
+        (values, valid)
     }
 
     /// Layout (all little-endian): magic, domain u8, bits u8, count u64, distinct count u64,

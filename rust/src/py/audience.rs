@@ -13,6 +13,7 @@ use pyo3::types::{PyBytes, PyCapsule, PyTuple};
 use super::{released, released_parallel};
 use crate::bytes::Reader;
 use crate::error::Error;
+use crate::handover::{self, Warehouse};
 use crate::ids::{IdKind, IdMap};
 use crate::persist::{bitmap_bytes, bitmap_from_bytes};
 use crate::query::plan::Plan;
@@ -172,6 +173,22 @@ impl PyAudience {
     /// plain uint32 ids).
     fn id_map(&self) -> Arc<IdMap> {
         self.universe.as_ref().map_or_else(|| Arc::new(IdMap::new(IdKind::UInt32)), |u| u.ids.clone())
+    }
+
+    /// The id space of this audience's users, `None` for a standalone one.
+    pub fn id_space(&self) -> Option<&IdMap> {
+        self.universe.as_ref().map(|u| u.ids.as_ref())
+    }
+
+    /// A user's own id, for error messages.
+    pub fn describe(&self, dense: u32) -> String {
+        self.universe.as_ref().map_or_else(|| dense.to_string(), |u| u.ids.describe(dense))
+    }
+
+    fn warehouse_bytes<'py>(&self, py: Python<'py>, warehouse: Warehouse) -> PyResult<Vec<u8>> {
+        let bitmap = self.bitmap(py)?;
+        let ids = self.id_map();
+        released(py, || handover::encode(bitmap, &ids, warehouse))
     }
 
     pub fn universe_bitmap(&self) -> PyResult<&Arc<Bitmap>> {
@@ -417,6 +434,27 @@ impl PyAudience {
     fn is_subset(&self, py: Python<'_>, other: PyRef<'_, Self>) -> PyResult<bool> {
         self.joint_universe(&other)?;
         Ok(self.bitmap(py)?.is_subset(other.bitmap(py)?))
+    }
+
+    /// The users' own ids as a Doris / StarRocks `BITMAP` value (the bytes a
+    /// BITMAP column stores): a type byte, then the payload Doris writes for
+    /// this many ids. Integer ids only; string ids raise `ColumnTypeError`.
+    fn to_doris<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.warehouse_bytes(py, Warehouse::Doris)?))
+    }
+
+    /// `to_doris()` as the base64 text Doris's and StarRocks's
+    /// `bitmap_from_base64` load.
+    fn to_doris_base64(&self, py: Python<'_>) -> PyResult<String> {
+        use base64::Engine;
+        Ok(base64::engine::general_purpose::STANDARD.encode(self.warehouse_bytes(py, Warehouse::Doris)?))
+    }
+
+    /// The users' own ids as a ClickHouse `AggregateFunction(groupBitmap,
+    /// UInt32)` state. Ids must fit UInt32 (`InvalidInputError` names the first
+    /// that does not); string ids raise `ColumnTypeError`.
+    fn to_clickhouse<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, &self.warehouse_bytes(py, Warehouse::ClickHouse)?))
     }
 
     /// The dense engine ids (uint32) in the standard Roaring portable format,

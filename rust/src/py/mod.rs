@@ -4,6 +4,7 @@
 mod audience;
 mod bucket;
 mod errors;
+mod export;
 mod rfm;
 mod store;
 
@@ -49,6 +50,7 @@ where
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAudience>()?;
     m.add_class::<PyStore>()?;
+    m.add_class::<export::PyExport>()?;
     m.add_function(wrap_pyfunction!(audience::union, m)?)?;
     m.add_function(wrap_pyfunction!(audience::intersection, m)?)?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;

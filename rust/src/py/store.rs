@@ -12,9 +12,12 @@ use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::{PyChunkedArray, PyRecordBatch};
 
 use super::audience::{group_digits, PyAudience};
+use super::export::{of_store, PyExport};
 use super::{released, released_parallel};
 use crate::error::{Error, Result};
 use crate::events::periods::Unit;
+use crate::export::{Arms, Export};
+use crate::handover::{self, Warehouse};
 use crate::ids::IdKind;
 use crate::query::plan::{Leaf, Plan};
 use crate::query::NameKind;
@@ -632,6 +635,46 @@ impl PyStore {
 
     /// An audience of this store from Roaring portable bytes of its dense ids
     /// (what `Audience.serialize()` wrote); ids outside the universe are refused.
+    /// The audience of the users whose own ids the bytes of `warehouse`
+    /// ("doris" or "clickhouse") hold; ids the store does not know are refused.
+    fn audience_from_warehouse(&self, py: Python<'_>, data: &[u8], warehouse: &str) -> PyResult<PyAudience> {
+        let warehouse = match warehouse {
+            "doris" => Warehouse::Doris,
+            "clickhouse" => Warehouse::ClickHouse,
+            other => return Err(Error::invalid(format!("unknown warehouse {other:?}")).into()),
+        };
+        let universe = self.inner.universe();
+        let bitmap = released(py, || handover::decode(data, universe, warehouse))?;
+        Ok(self.audience(Arc::new(bitmap)))
+    }
+
+    /// The record batches of an export of `audience` (see `export::Export`).
+    #[pyo3(signature = (audience, id_column, columns, arm_column, arms))]
+    fn export_batches(
+        &self,
+        py: Python<'_>,
+        audience: PyRef<'_, PyAudience>,
+        id_column: &str,
+        columns: Vec<String>,
+        arm_column: Option<String>,
+        arms: Vec<(String, PyRef<'_, PyAudience>)>,
+    ) -> PyResult<PyExport> {
+        let users = of_store(py, &self.inner, &audience, "the audience")?;
+        let arms = match arm_column {
+            None => None,
+            Some(column) => {
+                let mut of_arms = Vec::with_capacity(arms.len());
+                for (name, arm) in &arms {
+                    of_arms.push((name.clone(), of_store(py, &self.inner, arm, &format!("arm {name:?}"))?));
+                }
+                Some(Arms { column, arms: of_arms })
+            }
+        };
+        let rows = users.cardinality();
+        let export = Export::new(&self.inner, users, id_column, &columns, arms)?;
+        Ok(PyExport::new(export, rows))
+    }
+
     fn audience_from_bytes(&self, py: Python<'_>, data: &[u8]) -> PyResult<PyAudience> {
         let bitmap = released(py, || {
             let bitmap = persist::bitmap_from_bytes(data, "audience bytes")?;
