@@ -89,6 +89,7 @@ VERBS = [
     "describe",
     "diff",
     "explain",
+    "export",
     "lint",
     "overlap",
     "qcut",
@@ -278,6 +279,65 @@ def test_practices_from_the_terminal(files: dict[str, Path]) -> None:
     shutil.copy(applied, old)
     matrix = ok_json("transitions", str(old), str(applied), "lifecycle")
     assert all(row[row["from"]] >= 0 for row in matrix["rows"] if row["from"] != "(none)")
+
+
+def test_export_hands_audiences_over(files: dict[str, Path]) -> None:
+    folder, path = files["folder"], str(files["store"])
+    store = uoseg.TagStore.load(path)
+    query = "t0 AND age >= 30"
+    audience = store.query(query)
+    out = folder / "promo.csv"
+    got = ok_json(
+        "export",
+        path,
+        query,
+        "-o",
+        str(out),
+        "--columns",
+        "city,age",
+        "--arms",
+        "control=0.2,coupon=0.8",
+        "--salt",
+        "exp-9",
+    )
+    assert got == {"query": query, "count": len(audience), "output": str(out)}
+    table = pa_csv.read_csv(out)
+    assert table.column_names == ["user_id", "city", "age", "arm"]
+    assert table["user_id"].to_pylist() == audience.ids().tolist()
+    arms = audience.split({"control": 0.2, "coupon": 0.8}, salt="exp-9")
+    coupon = set(arms["coupon"].ids().tolist())
+    assert [a == "coupon" for a in table["arm"].to_pylist()] == [
+        u in coupon for u in table["user_id"].to_pylist()
+    ]
+    assert min(table["age"].to_pylist()) >= 30
+    for kind in ("doris", "doris-base64", "clickhouse", "roaring"):
+        target = folder / f"promo.{kind}"
+        done = cli("export", path, query, "-o", str(target), "--format", kind)
+        assert done.returncode == 0, done.stderr
+        data = target.read_bytes()
+        back = {
+            "doris": store.audience_from_doris,
+            "doris-base64": lambda d: store.audience_from_doris(d.decode()),
+            "clickhouse": store.audience_from_clickhouse,
+            "roaring": store.audience_from_bytes,
+        }[kind](data)
+        assert back == audience
+    refused = cli(
+        "export",
+        path,
+        query,
+        "-o",
+        str(folder / "x.doris"),
+        "--format",
+        "doris",
+        "--columns",
+        "city",
+    )
+    assert refused.returncode == 2 and "users only" in refused.stderr
+    no_salt = cli("export", path, query, "-o", str(folder / "y.csv"), "--arms", "a=0.5,b=0.5")
+    assert no_salt.returncode == 2 and "--salt" in no_salt.stderr
+    nowhere = cli("export", path, query, "-o", str(folder / "missing" / "z.csv"))
+    assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr
 
 
 def test_chinese_names_line_up_in_tables(files: dict[str, Path]) -> None:

@@ -3,7 +3,8 @@
 ``uoseg --help`` lists the verbs; each has ``--help`` with an example.
 The group and the shared options are in :mod:`uoseg.cli.app`, file formats
 in :mod:`uoseg.cli.files`, the verbs in :mod:`uoseg.cli.store_verbs`,
-:mod:`uoseg.cli.practice_verbs` and :mod:`uoseg.cli.demo`.
+:mod:`uoseg.cli.practice_verbs`, :mod:`uoseg.cli.delivery_verbs` and
+:mod:`uoseg.cli.demo`.
 
 Exit codes: 0 ok, 1 a uoseg error (message on stderr, no traceback), 2 a
 usage error, 130 interrupted (Ctrl-C; a store being written keeps its old
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 import click
 
 from ..errors import UosegError
-from . import demo, practice_verbs, store_verbs  # noqa: F401  (they register the verbs)
+from . import delivery_verbs, demo, practice_verbs, store_verbs  # noqa: F401  (they register the verbs)
 from .app import app, err
 
 __all__ = ["app", "main"]

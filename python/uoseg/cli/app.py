@@ -126,3 +126,25 @@ def show_arrow(table: Any, *, title: str | None = None, limit: int = 60) -> None
     show_table(names, [[r[n] for n in names] for r in rows], title=title)
     if arrow.num_rows > limit:
         out.print(f"… {arrow.num_rows - limit:,} more rows")
+
+
+def parse_arms(text: str) -> dict[str, float]:
+    arms: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, weight = part.partition("=")
+        name = name.strip()
+        if not name or not weight:
+            raise click.BadParameter(f"{part!r} is not name=weight", param_hint="--arms")
+        if name in arms:
+            raise click.BadParameter(f"arm {name!r} is named twice", param_hint="--arms")
+        try:
+            arms[name] = float(weight)
+        except ValueError:
+            raise click.BadParameter(f"{weight!r} is not a number", param_hint="--arms") from None
+        if arms[name] < 0:
+            raise click.BadParameter(f"arm {name!r} has a negative weight", param_hint="--arms")
+    if abs(sum(arms.values()) - 1) > 1e-6:
+        raise click.BadParameter(
+            f"the weights add up to {sum(arms.values()):g}, not 1", param_hint="--arms"
+        )
+    return arms

@@ -8,7 +8,6 @@ is refused unless ``--force``.
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,38 +15,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import ColumnTypeError, FileError, InvalidInputError
+from ..errors import ColumnTypeError, FileError
+from ..export import format_of, write_batches
 from .app import err
-
-FORMATS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".json": "json",
-    ".jsonl": "json",
-    ".ndjson": "json",
-    ".arrow": "arrow",
-    ".feather": "arrow",
-    ".ipc": "arrow",
-}
-FORMAT_NAMES = sorted(set(FORMATS.values()))
 
 
 def file_error(message: str, path: Path, code: int = errno.EIO) -> FileError:
     """A uoseg file error that says ``message`` and names ``path``."""
     return FileError(code, message, str(path))
-
-
-def format_of(path: Path, given: str | None) -> str:
-    if given:
-        return given
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise InvalidInputError(
-            f"{path}: cannot tell the format from the extension {path.suffix!r}; use one of "
-            f"{', '.join(sorted(FORMATS))} or pass --format ({', '.join(FORMAT_NAMES)})"
-        )
-    return kind
 
 
 @contextmanager
@@ -131,26 +106,4 @@ def check_output(path: Path, force: bool) -> None:
 def write_table(table: pa.Table, path: Path, force: bool, given_format: str | None = None) -> None:
     """Write ``table`` to ``path`` atomically (see the module docs)."""
     check_output(path, force)
-    kind = format_of(path, given_format)
-    import pyarrow.csv as pa_csv
-    import pyarrow.feather as feather
-    import pyarrow.parquet as pq
-
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if kind == "parquet":
-            pq.write_table(table, temporary)
-        elif kind == "csv":
-            pa_csv.write_csv(table, temporary)
-        elif kind == "json":
-            with open(temporary, "w", encoding="utf-8") as f:
-                import json
-
-                for row in table.to_pylist():
-                    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        else:
-            feather.write_feather(table, temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    write_batches(table.to_batches(), table.schema, path, format_of(path, given_format))

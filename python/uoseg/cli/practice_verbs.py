@@ -9,6 +9,7 @@ import click
 import numpy as np
 import pyarrow as pa
 
+from ..export import FORMAT_NAMES
 from .app import (
     app,
     as_of_option,
@@ -16,13 +17,14 @@ from .app import (
     force_option,
     json_option,
     out,
+    parse_arms,
     parse_as_of,
     plot_option,
     show_arrow,
     show_table,
     store_argument,
 )
-from .files import FORMAT_NAMES, check_output, read_table, require_columns, write_table
+from .files import check_output, read_table, require_columns, write_table
 from .store_verbs import load
 
 INPUT = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -165,35 +167,15 @@ def qcut(
         show_table(["bucket", "from", "to", "rows"], rows, title=f"{column} in {q} buckets")
 
 
-def parse_arms(text: str) -> dict[str, float]:
-    arms: dict[str, float] = {}
-    for part in text.split(","):
-        name, _, weight = part.partition("=")
-        name = name.strip()
-        if not name or not weight:
-            raise click.BadParameter(f"{part!r} is not name=weight", param_hint="--arms")
-        if name in arms:
-            raise click.BadParameter(f"arm {name!r} is named twice", param_hint="--arms")
-        try:
-            arms[name] = float(weight)
-        except ValueError:
-            raise click.BadParameter(f"{weight!r} is not a number", param_hint="--arms") from None
-        if arms[name] < 0:
-            raise click.BadParameter(f"arm {name!r} has a negative weight", param_hint="--arms")
-    if abs(sum(arms.values()) - 1) > 1e-6:
-        raise click.BadParameter(
-            f"the weights add up to {sum(arms.values()):g}, not 1", param_hint="--arms"
-        )
-    return arms
-
-
 @app.command()
 @store_argument
 @click.argument("query")
 @click.option("--arms", required=True, help="name=weight pairs: control=0.1,a=0.45,b=0.45.")
 @click.option("--salt", required=True, help="The experiment's salt: the same salt, the same arms.")
 @as_of_option
-@click.option("-o", "--output", type=OUTPUT, help="Write (user_id, arm) rows to this file.")
+@click.option(
+    "-o", "--output", type=OUTPUT, help="Write (user_id, arm) rows to this file (see uoseg export)."
+)
 @force_option
 @json_option
 def split(
@@ -217,15 +199,11 @@ def split(
         raise click.BadParameter("the salt is empty", param_hint="--salt")
     if output is not None:
         check_output(output, force)
-    audience = load(store).query(query, as_of=parse_as_of(as_of))
+    opened = load(store)
+    audience = opened.query(query, as_of=parse_as_of(as_of))
     groups = divide(audience, list(weights.values()), salt)
     if output is not None:
-        ids = [g.to_arrow() for g in groups]
-        names = [
-            pa.array([name] * len(g), pa.string()) for name, g in zip(weights, groups, strict=True)
-        ]
-        table = pa.table({"user_id": pa.concat_arrays(ids), "arm": pa.concat_arrays(names)})
-        write_table(table, output, force)
+        opened.export(audience, output, arms=dict(zip(weights, groups, strict=True)))
     rows = [
         (name, len(g), len(g) / max(len(audience), 1))
         for name, g in zip(weights, groups, strict=True)

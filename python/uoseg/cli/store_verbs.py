@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import pyarrow as pa
 
 from ..errors import InvalidInputError
+from ..export import FORMAT_NAMES
 from .app import (
     app,
     as_of_option,
@@ -28,7 +28,7 @@ from .app import (
     show_table,
     store_argument,
 )
-from .files import FORMAT_NAMES, check_output, read_table, require_columns, write_table
+from .files import check_output, read_table, require_columns
 
 
 def load(path: Path) -> Any:
@@ -235,32 +235,6 @@ def count(store: Path, query: str, as_of: str | None, as_json: bool) -> None:
         out.print(f"{n:,}")
 
 
-def attribute_columns(store: Any, audience: Any, names: list[str]) -> dict[str, Any]:
-    """The attributes ``names`` of the audience's users, in id order."""
-    ids = audience.ids()
-    columns: dict[str, Any] = {}
-    numeric = {name for name, _ in store._core.numerics()}
-    for name in names:
-        if name in store.attributes() and name not in numeric:
-            values = np.full(len(ids), None, dtype=object)
-            for value in store.attribute_values(name):
-                members = (audience & store.attr(name, value)).ids()
-                values[np.searchsorted(ids, members)] = value
-            columns[name] = pa.array(values, pa.string())
-        elif name in store.tags():
-            members = (audience & store.tag(name)).ids()
-            flags = np.zeros(len(ids), dtype=bool)
-            flags[np.searchsorted(ids, members)] = True
-            columns[name] = pa.array(flags)
-        else:
-            with_value = audience - store.is_null(name)
-            values = np.full(len(ids), np.nan)
-            members = with_value.ids()
-            values[np.searchsorted(ids, members)] = store.values(name, with_value)
-            columns[name] = pa.array(values, from_pandas=True)
-    return columns
-
-
 @app.command()
 @store_argument
 @click.argument("query")
@@ -294,10 +268,7 @@ def query(
     audience = opened.query(query, as_of=parse_as_of(as_of))
     if output is not None:
         check_output(output, force)
-        table = pa.table(
-            {"user_id": audience.to_arrow(), **attribute_columns(opened, audience, names)}
-        )
-        write_table(table, output, force)
+        opened.export(audience, output, names)
         if as_json:
             emit_json({"query": query, "count": len(audience), "output": str(output)})
         else:
