@@ -96,3 +96,19 @@ def test_w6_split_uoseg(benchmark: Any, uoseg: Any, uoseg_store: Any, q1_ids: np
         return [audience_ids(p) for p in parts]
 
     check(run(benchmark, "uoseg", split), q1_ids)
+
+
+@pytest.mark.benchmark(group="W6 readout of the three arms")
+def test_w6_readout_uoseg(benchmark: Any, uoseg: Any, uoseg_store: Any) -> None:
+    """Per arm: users, converted users (the outcome: tag t3), rate, lift, CI
+    and p-value, with the sample-ratio check; compare with W6 split's time."""
+    require(uoseg, "readout")
+    audience = q1_uoseg(uoseg_store)
+    names = ("control", "a", "b")
+    arms = audience.split(dict(zip(names, SPLIT_WEIGHTS, strict=True)), salt=SPLIT_SALT)
+    outcome = uoseg_store.tag("t3")
+    result = run(benchmark, "uoseg", uoseg.readout, arms, outcome)
+    rows = result.to_pylist()
+    assert [r["users"] for r in rows] == [len(arms[n]) for n in names]
+    assert [r["outcome"] for r in rows] == [len(arms[n] & outcome) for n in names]
+    assert result.srm is not None
