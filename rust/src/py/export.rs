@@ -1,7 +1,7 @@
 //! `uoseg._core.ExportBatches`: the record batches of one export, made one at a
 //! time with the GIL released (`export::Export`), for pyarrow's writers.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use croaring::Bitmap;
 use pyo3::prelude::*;
@@ -23,6 +23,17 @@ impl PyExport {
     pub fn new(export: Export, rows: u64) -> Self {
         PyExport { inner: Mutex::new(export), rows }
     }
+
+    /// The export, if no other thread is using it. Never blocks: a thread
+    /// waiting here would hold the GIL that the working thread needs back.
+    fn take(&self) -> PyResult<std::sync::MutexGuard<'_, Export>> {
+        self.inner.try_lock().map_err(|err| match err {
+            TryLockError::WouldBlock => {
+                Error::invalid("this export is being written by another thread; use one export per thread").into()
+            }
+            TryLockError::Poisoned(_) => Error::Internal("export poisoned".into()).into(),
+        })
+    }
 }
 
 #[pymethods]
@@ -30,7 +41,7 @@ impl PyExport {
     /// The pyarrow schema every batch has.
     #[getter]
     fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let schema = self.inner.lock().map_err(|_| Error::Internal("export poisoned".into()))?.schema();
+        let schema = self.take()?.schema();
         PySchema::new(schema).into_pyarrow(py)
     }
 
@@ -43,7 +54,7 @@ impl PyExport {
     /// Writes the batches not yet taken to a new Parquet file at `path` (see
     /// `parquet_file`); returns the rows written.
     fn write_parquet(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<u64> {
-        let mut export = self.inner.lock().map_err(|_| Error::Internal("export poisoned".into()))?;
+        let mut export = self.take()?;
         let export: &mut Export = &mut export;
         released_parallel(py, || crate::parquet_file::write(export, &path))
     }
@@ -53,7 +64,7 @@ impl PyExport {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut export = self.inner.lock().map_err(|_| Error::Internal("export poisoned".into()))?;
+        let mut export = self.take()?;
         let export: &mut Export = &mut export;
         let batch = released(py, || export.next_batch())?;
         batch.map(|batch| PyRecordBatch::new(batch).into_pyarrow(py)).transpose()
