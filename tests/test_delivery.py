@@ -123,6 +123,21 @@ def test_export_keeps_each_column_type_and_store_order(tmp_path: Path) -> None:
     assert pq.ParquetFile(path).metadata.num_row_groups > 1  # several batches
 
 
+def test_an_export_after_an_update_sees_the_new_values(tmp_path: Path) -> None:
+    """The first export keeps the attribute as a column; an update must not reuse it."""
+    store = uoseg.TagStore()
+    store.add_attribute("city", [1, 2, 3, 70_000], ["SH", "BJ", "SH", "GZ"])
+    path = tmp_path / "x.parquet"
+    store.export(store.universe, path, ["city"])
+    assert pq.read_table(path)["city"].to_pylist() == ["SH", "BJ", "SH", "GZ"]
+    before = store.universe
+    store.add_attribute("city", [2, 70_000, 80_000], ["SZ", "SH", "BJ"])
+    store.export(store.universe, path, ["city"])
+    assert pq.read_table(path)["city"].to_pylist() == ["SH", "SZ", "SH", "SH", "BJ"]
+    store.export(before, path, ["city"])
+    assert pq.read_table(path)["city"].to_pylist() == ["SH", "SZ", "SH", "SH"]
+
+
 @given(picked=st.sets(st.integers(0, 3_000_000), max_size=200), seed=st.integers(0, 3))
 def test_any_audience_exports_each_user_once(tmp_path_factory, picked, seed) -> None:  # type: ignore[no-untyped-def]
     store = uoseg.TagStore()

@@ -810,7 +810,9 @@ class TagStore:
         CSV, JSON lines or Arrow IPC by the extension (or ``format``). Rows come
         in the store's user order and are streamed batch by batch (memory stays
         flat); the file appears under ``path`` only once complete. Returns the
-        rows written.
+        rows written. The first export of a categorical attribute keeps it as a
+        column of codes as well (2 bytes per user, counted by ``memory_usage``),
+        so later exports read each row's value with one load.
 
         Examples
         --------

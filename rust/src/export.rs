@@ -35,6 +35,7 @@ use crate::numeric::Values;
 use crate::roaring::words::{self, Words, WORDS};
 use crate::roaring::{ContainerRef, RoaringView};
 use crate::store::{Categorical, Numeric, Store};
+use crate::user_codes::{UserCodes, NO_GROUP};
 
 /// log2 of the dense ids one batch covers.
 const SPAN_BITS: u32 = 20;
@@ -64,8 +65,8 @@ pub struct Export {
     arms: Option<(Vec<Arc<Bitmap>>, Arc<StringArray>)>,
     next_span: u64,
     end_span: u64,
-    /// Scratch per column (and the arm column last): a code per id of a chunk or span, all [`NONE`] between batches.
-    slots: Vec<Vec<u32>>,
+    /// Scratch of the arm column: a code per id of a chunk or span, all [`NONE`] between batches.
+    arm_slots: Vec<u32>,
 }
 
 impl Export {
@@ -130,7 +131,7 @@ impl Export {
             arms,
             next_span,
             end_span,
-            slots: Vec::new(),
+            arm_slots: Vec::new(),
         })
     }
 
@@ -158,19 +159,15 @@ impl Export {
         let dense = users.to_vec();
         let mut arrays = vec![self.own_ids(&dense)?];
         // Columns are independent: each is made on its own task, with its own scratch.
-        self.slots.resize_with(self.columns.len() + 1, Vec::new);
-        let (column_slots, arm_slots) = self.slots.split_at_mut(self.columns.len());
         let columns: Vec<Result<ArrayRef>> = self
             .columns
             .par_iter()
-            .zip(column_slots.par_iter_mut())
-            .map(|(column, slots)| {
+            .map(|column| {
                 Ok(match column {
                     Column::Tag(tag) => Arc::new(BooleanArray::from(membership(&dense, &tag.and(users)))) as ArrayRef,
                     Column::Attribute(attribute, names) => {
-                        let bitmaps: Vec<&Bitmap> = attribute.values.values().map(|b| b.as_ref()).collect();
-                        // A store's user holds one value of an attribute: nothing to check.
-                        let codes = codes(slots, low, users, &dense, &bitmaps, false, |_| Ok(()))?;
+                        // One load per row from the attribute's column (see `user_codes`).
+                        let codes = gathered_codes(attribute.user_codes(), &dense);
                         Arc::new(
                             DictionaryArray::<UInt32Type>::try_new(codes, names.clone() as ArrayRef)
                                 .map_err(internal)?,
@@ -192,7 +189,7 @@ impl Export {
                 )))
             };
             let bitmaps: Vec<&Bitmap> = arms.iter().map(|b| b.as_ref()).collect();
-            let codes = codes(&mut arm_slots[0], low, users, &dense, &bitmaps, true, twice)?;
+            let codes = codes(&mut self.arm_slots, low, users, &dense, &bitmaps, twice)?;
             arrays.push(Arc::new(
                 DictionaryArray::<UInt32Type>::try_new(codes, names.clone() as ArrayRef).map_err(internal)?,
             ));
@@ -278,22 +275,30 @@ fn membership(dense: &[u32], hits: &Bitmap) -> Vec<bool> {
     out
 }
 
+/// The codes of `dense` from an attribute's column, null for users without a value.
+fn gathered_codes(column: &UserCodes, dense: &[u32]) -> UInt32Array {
+    let mut codes = Vec::with_capacity(dense.len());
+    column.gather(dense, &mut codes);
+    let nulls = NullBuffer::from_iter(codes.iter().map(|&code| code != NO_GROUP));
+    codes.iter_mut().filter(|code| **code == NO_GROUP).for_each(|code| *code = 0);
+    UInt32Array::new(codes.into(), (nulls.null_count() > 0).then_some(nulls))
+}
+
 /// Per user of `dense` (the sorted users of `users`, inside the span starting
-/// at `low`), the index of the one bitmap of `groups` that holds it, or null.
-/// With `check_twice`, `on_twice` decides what a user in two groups is
-/// (otherwise the groups are known to be disjoint). `slots` is left all NONE.
+/// at `low`), the index of the one bitmap of `groups` that holds it, or null;
+/// `on_twice` decides what a user in two groups is. `slots` is left all NONE.
+/// (The arms of an export: few groups, each a part of the audience.)
 fn codes(
     slots: &mut Vec<u32>,
     low: u32,
     users: &Bitmap,
     dense: &[u32],
     groups: &[&Bitmap],
-    check_twice: bool,
     on_twice: impl Fn(u32) -> Result<()>,
 ) -> Result<UInt32Array> {
     let views: Option<Vec<RoaringView<'_>>> = groups.iter().map(|g| RoaringView::new(g)).collect();
     if let (Some(users_view), Some(views)) = (RoaringView::new(users), views) {
-        return codes_by_chunk(slots, &users_view, &views, dense.len(), check_twice, on_twice);
+        return codes_by_chunk(slots, &users_view, &views, dense.len(), on_twice);
     }
     if slots.len() < SPAN as usize {
         slots.resize(SPAN as usize, NONE);
@@ -326,7 +331,6 @@ fn codes_by_chunk(
     users: &RoaringView<'_>,
     groups: &[RoaringView<'_>],
     rows: usize,
-    check_twice: bool,
     on_twice: impl Fn(u32) -> Result<()>,
 ) -> Result<UInt32Array> {
     if slots.len() < 1 << 16 {
@@ -350,14 +354,6 @@ fn codes_by_chunk(
             let Ok(j) = group.keys().binary_search(&key) else { continue };
             let code = code as u32;
             match group.container(j) {
-                Some(ContainerRef::Array(lows)) if !check_twice => {
-                    // Branch-free: most probes miss, unpredictably.
-                    for &x in lows {
-                        let hit = members[usize::from(x >> 6)] >> (x & 63) & 1 != 0;
-                        let slot = &mut chunk[usize::from(x)];
-                        *slot = if hit { code } else { *slot };
-                    }
-                }
                 Some(ContainerRef::Array(lows)) => {
                     for &x in lows {
                         if members[usize::from(x >> 6)] >> (x & 63) & 1 != 0 {

@@ -62,6 +62,7 @@ pub mod split;
 pub mod store;
 pub mod suggest;
 pub mod syntax;
+pub mod user_codes;
 
 #[cfg(feature = "python")]
 mod py;

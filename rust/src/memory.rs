@@ -46,7 +46,7 @@ macro_rules! zeroable {
         }
     )*};
 }
-zeroable!(u8, i16, u32, i64, u64, f64);
+zeroable!(u8, u16, i16, u32, i64, u64, f64);
 
 /// A zeroed output column of `n` numbers that is about to be written in
 /// full: advised for huge pages and faulted in up front on every thread.

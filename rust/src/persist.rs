@@ -112,7 +112,7 @@ fn parse_categorical(payload: &[u8], name: &str) -> Result<Categorical> {
         values.insert(value, Arc::new(bitmap));
     }
     reader.finish()?;
-    Ok(Categorical { values })
+    Ok(Categorical::new(values))
 }
 
 fn sections_of(store: &Store) -> Vec<Section> {

@@ -92,7 +92,7 @@ mod tests {
     fn attribute(values: &[(&str, &[u32])]) -> Categorical {
         let values: BTreeMap<String, Arc<Bitmap>> =
             values.iter().map(|(label, ids)| (label.to_string(), Arc::new(Bitmap::of(ids)))).collect();
-        Categorical { values }
+        Categorical::new(values)
     }
 
     #[test]

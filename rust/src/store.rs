@@ -3,7 +3,7 @@
 //! every unchanged bitmap, so an audience or snapshot handed out never changes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use croaring::Bitmap;
 
@@ -13,6 +13,7 @@ use crate::ids::{IdKind, IdMap};
 use crate::logical::Logical;
 use crate::names::{by_nfc_name, nfc};
 use crate::numeric::NumericColumn;
+use crate::user_codes::UserCodes;
 
 /// What a bitmap is evaluated against: the users a store knows and their ids.
 #[derive(Debug, Clone)]
@@ -26,9 +27,29 @@ pub struct Universe {
 #[derive(Debug, Clone, Default)]
 pub struct Categorical {
     pub values: BTreeMap<String, Arc<Bitmap>>,
+    /// The values as a column (codes in `values` order), made on first use.
+    user_codes: OnceLock<Arc<UserCodes>>,
 }
 
 impl Categorical {
+    pub fn new(values: BTreeMap<String, Arc<Bitmap>>) -> Self {
+        Categorical { values, user_codes: OnceLock::new() }
+    }
+
+    /// Each user's value as its index in `values`, built on the first call.
+    pub fn user_codes(&self) -> &UserCodes {
+        self.user_codes.get_or_init(|| {
+            let groups: Vec<&Bitmap> = self.values.values().map(|b| b.as_ref()).collect();
+            Arc::new(UserCodes::build(&groups))
+        })
+    }
+
+    /// Bytes of the value bitmaps and, once built, of the column.
+    pub fn heap_bytes(&self) -> usize {
+        let bitmaps = self.values.values().map(|b| crate::roaring::heap_bytes(b)).sum::<usize>();
+        bitmaps + self.user_codes.get().map_or(0, |codes| codes.heap_bytes())
+    }
+
     pub fn non_null(&self) -> Bitmap {
         let all: Vec<&Bitmap> = self.values.values().map(|b| b.as_ref()).collect();
         crate::algebra::union(&all)
@@ -279,7 +300,7 @@ impl Store {
     pub fn memory_breakdown(&self) -> [(&'static str, usize); 5] {
         let heap = crate::roaring::heap_bytes;
         let tags = self.tags.values().map(|b| heap(b)).sum::<usize>();
-        let attributes = self.attributes.values().flat_map(|a| a.values.values()).map(|b| heap(b)).sum::<usize>();
+        let attributes = self.attributes.values().map(|a| a.heap_bytes()).sum::<usize>();
         let numerics = self.numerics.values().map(|n| n.column.memory_usage()).sum::<usize>();
         let users = heap(&self.universe.users) + self.universe.ids.len() * 32;
         [
@@ -434,7 +455,7 @@ impl Store {
         }
         merged.retain(|_, users| !users.is_empty());
         let mut next = self.with_users(&updated);
-        next.attributes.insert(name.to_string(), Arc::new(Categorical { values: merged }));
+        next.attributes.insert(name.to_string(), Arc::new(Categorical::new(merged)));
         Ok(next)
     }
 }
