@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pyroaring
 import pytest
 import uoseg
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 CITIES = ["SH", "BJ", "广州", "SZ"]
@@ -121,6 +121,36 @@ def test_export_keeps_each_column_type_and_store_order(tmp_path: Path) -> None:
     assert table.schema.field("vip").type == pa.bool_()
     assert table["user_id"].to_pylist() == store.universe.ids().tolist()
     assert pq.ParquetFile(path).metadata.num_row_groups > 1  # several batches
+
+
+@given(
+    n_values=st.sampled_from([1, 2, 300, 5_000, 70_000]),
+    with_value=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=15, deadline=None)
+def test_categorical_parquet_columns_read_back_in_pyarrow_and_polars(  # type: ignore[no-untyped-def]
+    tmp_path_factory, n_values, with_value, seed
+) -> None:
+    """Categorical columns are written as dictionary chunks from their codes:
+    any dictionary size (bit widths 1 to 17), any share of nulls, any rows."""
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    n = 3_000
+    users = np.sort(rng.choice(300_000, n, replace=False))
+    has = rng.random(n) < with_value
+    values = np.array([f"v{i}" for i in rng.integers(0, n_values, n)])
+    store = uoseg.TagStore()
+    store.add_users(users.tolist())
+    store.add_attribute("label", users[has].tolist(), values[has].tolist())
+    audience = store.universe.sample(0.5, seed)
+    path = tmp_path_factory.mktemp("dict") / "x.parquet"
+    store.export(audience, path, ["label"])
+    picked = set(audience.ids().tolist())
+    expected = [v if h else None for u, v, h in zip(users, values, has, strict=True) if u in picked]
+    assert pq.read_table(path)["label"].to_pylist() == expected
+    assert pl.read_parquet(path)["label"].cast(pl.String).to_list() == expected
 
 
 def test_an_export_after_an_update_sees_the_new_values(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ pub mod names;
 pub mod numeric;
 pub mod overlap;
 pub mod parallel;
+pub mod parquet_dictionary;
 pub mod parquet_file;
 pub mod persist;
 pub mod quantile;

@@ -8,16 +8,19 @@
 //!
 //! The file carries the Arrow schema (as `ArrowWriter` does), so pyarrow and
 //! polars read the id, dictionary and timestamp types back as written. The id
-//! column is never dictionary-encoded (every id is distinct) and dictionary
-//! (categorical) columns keep no min/max statistics, whose string compares
-//! cost more than encoding the column; numeric and id columns keep theirs.
+//! column is never dictionary-encoded (every id is distinct). Dictionary
+//! (categorical and arm) columns are encoded from their codes by
+//! `parquet_dictionary` rather than by arrow-rs, which would hash every row's
+//! string again, and keep no min/max statistics, whose string compares cost
+//! more than encoding the column; numeric and id columns keep theirs.
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::types::UInt32Type;
+use arrow_array::{Array, DictionaryArray, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
@@ -25,11 +28,12 @@ use parquet::basic::Compression;
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::export::Export;
+use crate::parquet_dictionary::{self, DictionaryChunk};
 
 /// Writes every batch of `export` to a new Parquet file at `path` (the
 /// caller renames it into place); returns the rows written.
@@ -60,10 +64,14 @@ pub fn write(export: &mut Export, path: &Path) -> Result<u64> {
     let mut group = 0;
     let mut current = export.next_batch()?;
     while let Some(batch) = current {
-        let (next, chunks) = rayon::join(|| export.next_batch(), || encode(&factory, group, &batch));
+        let (next, chunks) = rayon::join(|| export.next_batch(), || encode(&factory, &parquet_schema, group, &batch));
         let mut row_group = writer.next_row_group().map_err(|e| failed(e, path))?;
         for chunk in chunks.map_err(|e| failed(e, path))? {
-            chunk.append_to_row_group(&mut row_group).map_err(|e| failed(e, path))?;
+            match chunk {
+                Chunk::Arrow(chunk) => chunk.append_to_row_group(&mut row_group),
+                Chunk::Dictionary(chunk) => row_group.append_column(&chunk.bytes, chunk.close),
+            }
+            .map_err(|e| failed(e, path))?;
         }
         row_group.close().map_err(|e| failed(e, path))?;
         rows += batch.num_rows() as u64;
@@ -74,23 +82,37 @@ pub fn write(export: &mut Export, path: &Path) -> Result<u64> {
     Ok(rows)
 }
 
+/// One column chunk of a row group, from arrow-rs's writer or, for
+/// categorical columns, from their codes (`parquet_dictionary`).
+enum Chunk {
+    Arrow(ArrowColumnChunk),
+    Dictionary(DictionaryChunk),
+}
+
 /// The column chunks of one row group, each column encoded on its own task.
 fn encode(
     factory: &ArrowRowGroupWriterFactory,
+    leaves: &SchemaDescriptor,
     group: usize,
     batch: &RecordBatch,
-) -> std::result::Result<Vec<ArrowColumnChunk>, ParquetError> {
+) -> std::result::Result<Vec<Chunk>, ParquetError> {
     let writers = factory.create_column_writers(group)?;
     let schema = batch.schema();
     // Flat columns: one leaf, and one writer, per field.
     writers
         .into_par_iter()
         .zip(batch.columns().par_iter().zip(schema.fields().par_iter()))
-        .map(|(mut writer, (array, field))| {
+        .enumerate()
+        .map(|(i, (mut writer, (array, field)))| {
+            if let Some(codes) = array.as_any().downcast_ref::<DictionaryArray<UInt32Type>>() {
+                if let Some(chunk) = parquet_dictionary::encode(leaves.column(i), codes)? {
+                    return Ok(Chunk::Dictionary(chunk));
+                }
+            }
             for leaf in compute_leaves(field, array)? {
                 writer.write(&leaf)?;
             }
-            writer.close()
+            writer.close().map(Chunk::Arrow)
         })
         .collect()
 }
