@@ -156,7 +156,7 @@ impl Export {
     }
 
     fn batch(&mut self, low: u32, users: &Bitmap) -> Result<RecordBatch> {
-        let dense = users.to_vec();
+        let dense = crate::roaring::view::sorted_ids(users);
         let mut arrays = vec![self.own_ids(&dense)?];
         // Columns are independent: each is made on its own task, with its own scratch.
         let columns: Vec<Result<ArrayRef>> = self

