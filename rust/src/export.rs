@@ -158,7 +158,7 @@ impl Export {
     fn batch(&mut self, low: u32, users: &Bitmap) -> Result<RecordBatch> {
         let dense = crate::roaring::view::sorted_ids(users);
         let mut arrays = vec![self.own_ids(&dense)?];
-        // Columns are independent: each is made on its own task, with its own scratch.
+        // Columns are independent: each is made on its own task.
         let columns: Vec<Result<ArrayRef>> = self
             .columns
             .par_iter()
