@@ -57,12 +57,9 @@ impl Container {
         if card == 0 {
             return None;
         }
-        let mut runs = 1usize;
-        for p in lows.windows(2) {
-            if p[1] != p[0].wrapping_add(1) {
-                runs += 1;
-            }
-        }
+        // Zipped slices (not `windows(2)`) vectorise: 16 pairs a compare.
+        let breaks: u32 = lows.iter().zip(&lows[1..]).map(|(&a, &b)| u32::from(b != a.wrapping_add(1))).sum();
+        let runs = 1 + breaks as usize;
         let run_size = 2 + 4 * runs;
         let plain_size = if card <= ARRAY_MAX { 2 * card } else { BITSET_BYTES };
         Some(if run_size < plain_size {
