@@ -504,7 +504,7 @@ mod tests {
             (0..n)
                 .map(|_| {
                     let r = next();
-                    (r % 50 != 0).then(|| pool[(r >> 8) as usize % distinct as usize].clone())
+                    (!r.is_multiple_of(50)).then(|| pool[(r >> 8) as usize % distinct as usize].clone())
                 })
                 .collect()
         };
@@ -567,7 +567,8 @@ mod tests {
             (0..n)
                 .map(|_| {
                     let r = next();
-                    (null_every == 0 || r % null_every != 0).then(|| names[(r >> 8) as usize % distinct].clone())
+                    (null_every == 0 || !r.is_multiple_of(null_every))
+                        .then(|| names[(r >> 8) as usize % distinct].clone())
                 })
                 .collect()
         };

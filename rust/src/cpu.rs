@@ -55,6 +55,10 @@ pub struct Features {
     pub bmi2: bool,
     pub avx2: bool,
     pub avx512_popcnt: bool,
+    /// AVX-512 F, VL and DQ: 64-bit multiplies in vector lanes.
+    pub avx512_dq: bool,
+    /// AVX-512 F, BW and VBMI2: 16-bit lane compression.
+    pub avx512_vbmi2: bool,
 }
 
 impl Features {
@@ -69,6 +73,12 @@ impl Features {
                 avx2: std::is_x86_feature_detected!("avx2"),
                 avx512_popcnt: std::is_x86_feature_detected!("avx512f")
                     && std::is_x86_feature_detected!("avx512vpopcntdq"),
+                avx512_dq: std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("avx512dq"),
+                avx512_vbmi2: std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512vbmi2"),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -79,7 +89,7 @@ impl Features {
     pub fn capped(self, level: Level) -> Features {
         match level {
             Level::Native => self,
-            Level::Avx2 => Features { avx512_popcnt: false, ..self },
+            Level::Avx2 => Features { avx512_popcnt: false, avx512_dq: false, avx512_vbmi2: false, ..self },
             Level::Scalar => Features::default(),
         }
     }
@@ -92,6 +102,8 @@ impl Features {
             (self.bmi2, "bmi2"),
             (self.avx2, "avx2"),
             (self.avx512_popcnt, "avx512vpopcntdq"),
+            (self.avx512_dq, "avx512dq"),
+            (self.avx512_vbmi2, "avx512vbmi2"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -149,6 +161,16 @@ pub fn avx512_popcnt() -> bool {
     features().avx512_popcnt
 }
 
+#[inline]
+pub fn avx512_dq() -> bool {
+    features().avx512_dq
+}
+
+#[inline]
+pub fn avx512_vbmi2() -> bool {
+    features().avx512_vbmi2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,9 +183,18 @@ mod tests {
         let (level, problem) = Level::parse(Some("sse9"));
         assert_eq!(level, Level::Native);
         assert!(problem.is_some_and(|p| p.contains("sse9")));
-        let all = Features { popcnt: true, bmi1: true, bmi2: true, avx2: true, avx512_popcnt: true };
+        let all = Features {
+            popcnt: true,
+            bmi1: true,
+            bmi2: true,
+            avx2: true,
+            avx512_popcnt: true,
+            avx512_dq: true,
+            avx512_vbmi2: true,
+        };
         assert_eq!(all.capped(Level::Native), all);
         assert!(!all.capped(Level::Avx2).avx512_popcnt && all.capped(Level::Avx2).avx2);
+        assert!(!all.capped(Level::Avx2).avx512_dq && !all.capped(Level::Avx2).avx512_vbmi2);
         assert_eq!(all.capped(Level::Scalar), Features::default());
         assert!(all.capped(Level::Scalar).names().is_empty());
     }
