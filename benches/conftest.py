@@ -93,7 +93,17 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
 
 
 # The instruction sets uoseg's kernels choose between (or would).
-DISPATCH_FEATURES = ("avx512f", "avx512bw", "avx512vpopcntdq", "avx2", "bmi2", "popcnt", "neon")
+DISPATCH_FEATURES = (
+    "avx512f",
+    "avx512bw",
+    "avx512dq",
+    "avx512_vbmi2",
+    "avx512vpopcntdq",
+    "avx2",
+    "bmi2",
+    "popcnt",
+    "neon",
+)
 
 
 def cpu_description() -> dict[str, Any]:
