@@ -12,7 +12,10 @@
 //! (categorical and arm) columns are encoded from their codes by
 //! `parquet_dictionary` rather than by arrow-rs, which would hash every row's
 //! string again, and keep no min/max statistics, whose string compares cost
-//! more than encoding the column; numeric and id columns keep theirs.
+//! more than encoding the column. Integer columns of a small span are
+//! dictionary-encoded by `parquet_dictionary` too (a table indexed by value,
+//! not arrow-rs's hashing), with min/max statistics; numeric and id columns
+//! keep theirs.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -20,7 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::types::UInt32Type;
-use arrow_array::{Array, DictionaryArray, RecordBatch};
+use arrow_array::{Array, DictionaryArray, Int64Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
@@ -106,6 +109,12 @@ fn encode(
         .map(|(i, (mut writer, (array, field)))| {
             if let Some(codes) = array.as_any().downcast_ref::<DictionaryArray<UInt32Type>>() {
                 if let Some(chunk) = parquet_dictionary::encode(leaves.column(i), codes)? {
+                    return Ok(Chunk::Dictionary(chunk));
+                }
+            }
+            // Not the id column: its values are all distinct.
+            if let (true, Some(integers)) = (i > 0, array.as_any().downcast_ref::<Int64Array>()) {
+                if let Some(chunk) = parquet_dictionary::encode_integers(leaves.column(i), integers)? {
                     return Ok(Chunk::Dictionary(chunk));
                 }
             }

@@ -1,0 +1,123 @@
+"""The per-path run: W2 Q1 ids, W3 and W4 under each of uoseg's CPU paths, on
+the same data, in one run.
+
+Usage::
+
+    UOSEG_BENCH_USERS=10000000 python benches/per_path.py [--paths native,avx2,scalar]
+        [--json per_path.json]
+
+uoseg reads ``UOSEG_CPU`` once per process, so each path runs in a pytest
+process of its own, on the same seeded population. The baselines (pandas,
+NumPy, polars, DuckDB, pyroaring) do not depend on the path: they run once, in
+the first path's process. The table has one row per workload and path, with
+each baseline's ratio to uoseg on that path (above 1 means uoseg is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import report
+
+HERE = Path(__file__).resolve().parent
+FILES = ("bench_w2_query.py", "bench_w3_qcut.py", "bench_w4_rfm.py")
+# pytest -k: W2's Q1 ids, every W3 and W4 benchmark, not the DSL variants.
+SELECTION = "(w2_q1_ids or w3_qcut or w4_rfm) and not dsl"
+PATHS = ("native", "avx2", "scalar")
+
+
+def run_path(path: str, with_baselines: bool, out: Path) -> dict[str, Any]:
+    """One pytest process with ``UOSEG_CPU=path``; its benchmark JSON."""
+    selection = SELECTION if with_baselines else f"({SELECTION}) and uoseg"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *(str(HERE / f) for f in FILES),
+        "-k",
+        selection,
+        "--benchmark-enable",
+        f"--benchmark-json={out}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    env = {**os.environ, "UOSEG_CPU": path}
+    done = subprocess.run(command, env=env, cwd=HERE.parent, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the {path} run failed (pytest exit status {done.returncode})")
+    with open(out, encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+def medians(data: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Group -> tool -> median seconds."""
+    out: dict[str, dict[str, float]] = {}
+    for bench in data.get("benchmarks", []):
+        if bench.get("stats"):
+            group = bench.get("group") or bench["name"]
+            out.setdefault(group, {})[report.tool_of(bench)] = bench["stats"]["median"]
+    return out
+
+
+def per_path_report(runs: dict[str, dict[str, Any]]) -> str:
+    """The table of every path's uoseg medians against the baselines."""
+    first = next(iter(runs.values()))
+    baselines = {
+        group: {tool: t for tool, t in tools.items() if tool != "uoseg"}
+        for group, tools in medians(first).items()
+    }
+    rows: dict[str, dict[str, float | None]] = {}
+    for path, data in runs.items():
+        for group, tools in medians(data).items():
+            if "uoseg" in tools:
+                rows[f"{group} [{path}]"] = {"uoseg": tools["uoseg"], **baselines.get(group, {})}
+    seen = {tool for row in rows.values() for tool in row}
+    tools = [t for t in report.TOOLS if t in seen]
+    lines = []
+    cpu = first.get("machine_info", {}).get("uoseg_cpu")
+    if cpu:
+        lines.append(report.cpu_line({k: v for k, v in cpu.items() if k != "paths"}))
+    for path, data in runs.items():
+        paths = data.get("machine_info", {}).get("uoseg_cpu", {}).get("paths")
+        if paths:
+            used = " ".join(paths["used"]) or "baseline only"
+            lines.append(f"- `UOSEG_CPU={path}`: {paths['level']} ({used})")
+    users = first.get("machine_info", {}).get("uoseg_bench_users")
+    if users is not None:
+        lines.append(f"\nPopulation: {int(users):,} users. Medians; (×) is baseline / uoseg.\n")
+    lines += report.table(rows, tools, report.fmt_time, "workload [path]")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated UOSEG_CPU values")
+    parser.add_argument("--json", help="also write every path's results to this file")
+    args = parser.parse_args(argv)
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    unknown = sorted(set(paths) - set(PATHS))
+    if not paths or unknown:
+        parser.error(f"--paths takes some of {', '.join(PATHS)}; got {args.paths!r}")
+    runs: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, path in enumerate(paths):
+            runs[path] = run_path(path, with_baselines=i == 0, out=Path(tmp) / f"{path}.json")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(runs, f)
+    print(per_path_report(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
