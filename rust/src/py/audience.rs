@@ -308,7 +308,8 @@ impl PyAudience {
     /// or an object array of str for string ids), handed over without a copy.
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let bitmap = self.bitmap(py)?;
-        let dense = released(py, || Ok(bitmap.to_vec()))?;
+        let dense =
+            released(py, || Ok(crate::parallel::install(|| crate::roaring::view::sorted_ids_parallel(bitmap))))?;
         let Some(universe) = &self.universe else {
             return Ok(PyArray1::from_vec(py, dense).into_any());
         };

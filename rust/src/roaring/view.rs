@@ -226,6 +226,88 @@ pub fn sorted_ids(bitmap: &Bitmap) -> Vec<u32> {
     out
 }
 
+/// Below this many ids [`sorted_ids_parallel`] decodes on one thread.
+const PARALLEL_IDS: u64 = 1 << 17;
+
+/// [`sorted_ids`] with the containers decoded on the current rayon pool: each
+/// task takes a run of containers and fills its own part of the output.
+/// CRoaring's `to_vec` runs on one thread (W2 Q1 ids on 2 cores: ids of a
+/// 1.05 M-user audience in about half the time).
+pub fn sorted_ids_parallel(bitmap: &Bitmap) -> Vec<u32> {
+    use rayon::prelude::*;
+    let Some(view) = RoaringView::new(bitmap) else {
+        return bitmap.to_vec();
+    };
+    let total = bitmap.cardinality();
+    if total < PARALLEL_IDS || view.len() < 2 {
+        return sorted_ids(bitmap);
+    }
+    let Some(cards) =
+        (0..view.len()).map(|i| view.container(i).map(|c| c.cardinality() as usize)).collect::<Option<Vec<usize>>>()
+    else {
+        return bitmap.to_vec();
+    };
+    // About four tasks a thread, cut at container boundaries.
+    let per_task = (total as usize).div_ceil(4 * rayon::current_num_threads()).max(1);
+    let mut tasks: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
+    let (mut first, mut ids) = (0, 0);
+    for (i, &card) in cards.iter().enumerate() {
+        ids += card;
+        if ids >= per_task || i + 1 == cards.len() {
+            tasks.push((first..i + 1, ids));
+            (first, ids) = (i + 1, 0);
+        }
+    }
+    // Each task's part is written once, in place (no zeroing first: a
+    // zeroed buffer of a million ids cost as much as decoding them).
+    let mut out: Vec<u32> = Vec::with_capacity(total as usize);
+    let mut parts = Vec::with_capacity(tasks.len());
+    let mut rest = &mut out.spare_capacity_mut()[..total as usize];
+    for (containers, ids) in tasks {
+        let (part, tail) = rest.split_at_mut(ids);
+        parts.push((containers, part));
+        rest = tail;
+    }
+    parts.into_par_iter().for_each_init(Vec::new, |scratch: &mut Vec<u32>, (containers, part)| {
+        let mut at = 0;
+        for i in containers {
+            let base = u32::from(view.keys()[i]) << 16;
+            let card = cards[i];
+            let dst = &mut part[at..at + card];
+            match view.container(i) {
+                Some(ContainerRef::Array(lows)) => {
+                    dst.iter_mut().zip(lows).for_each(|(d, &x)| {
+                        d.write(base | u32::from(x));
+                    });
+                }
+                Some(ContainerRef::Bitset(words)) => {
+                    scratch.clear();
+                    super::words::push_ids(words, base, scratch);
+                    dst.iter_mut().zip(scratch.iter()).for_each(|(d, &x)| {
+                        d.write(x);
+                    });
+                }
+                Some(runs) => {
+                    let mut k = 0;
+                    runs.for_each_run(|start, end| {
+                        for x in u32::from(start)..=u32::from(end) {
+                            dst[k].write(base | x);
+                            k += 1;
+                        }
+                    });
+                }
+                // Counted above: every container is readable.
+                None => {}
+            }
+            at += card;
+        }
+    });
+    // SAFETY: the parts tile 0..total and every container wrote exactly its
+    // cardinality of ids into its slice (CRoaring's counts are exact).
+    unsafe { out.set_len(total as usize) };
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -236,6 +318,16 @@ mod tests {
         bitmap.run_optimize(); // runs
         assert_eq!(sorted_ids(&bitmap), bitmap.to_vec());
         assert!(sorted_ids(&Bitmap::new()).is_empty());
+        // Enough ids to decode in parallel, every kind in every task.
+        for step in 1..4u32 {
+            let mut many: Bitmap = (0..3_000_000u32).step_by(7 * step as usize).collect();
+            many.add_range(4_000_000..4_300_000);
+            many.add_many(&[5_000_000, 5_000_007]);
+            many.run_optimize();
+            assert_eq!(sorted_ids_parallel(&many), many.to_vec(), "step {step}");
+        }
+        assert_eq!(sorted_ids_parallel(&bitmap), bitmap.to_vec());
+        assert!(sorted_ids_parallel(&Bitmap::new()).is_empty());
     }
 
     use super::*;
