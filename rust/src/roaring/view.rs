@@ -205,8 +205,8 @@ fn layout_matches() -> bool {
 }
 
 /// The ids of `bitmap` in ascending order. Bitsets decode with uoseg's
-/// dispatched kernel ([`super::words::push_ids`], about 1.1 ns an id on AVX2
-/// machines), which CRoaring's `to_vec` (built without its AVX paths) is not.
+/// dispatched kernel ([`super::words::push_ids`]), which follows `UOSEG_CPU`
+/// as CRoaring's own dispatch in `to_vec` does not.
 pub fn sorted_ids(bitmap: &Bitmap) -> Vec<u32> {
     let Some(view) = RoaringView::new(bitmap) else {
         return bitmap.to_vec();
