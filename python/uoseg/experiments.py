@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -253,7 +254,7 @@ class SrmResult:
 def srm(arms: Mapping[str, Any], expected: Mapping[str, float] | None = None) -> SrmResult:
     """Sample-ratio mismatch of ``arms`` (audiences or counts) against the
     ``expected`` shares (default: the shares the arms were split with)."""
-    from scipy import stats
+    from scipy import special
 
     observed = {name: (a if isinstance(a, int) else len(a)) for name, a in arms.items()}
     if expected is None:
@@ -273,10 +274,11 @@ def srm(arms: Mapping[str, Any], expected: Mapping[str, float] | None = None) ->
     if any(w == 0 and observed[n] for n, w in zip(names, wanted, strict=True)):
         return SrmResult(math.inf, 0.0, observed, dict(zip(names, wanted, strict=True)))
     kept = [(observed[n], w) for n, w in zip(names, wanted, strict=True) if w > 0]
-    statistic, p_value = stats.chisquare([o for o, _ in kept], [w for _, w in kept])
-    return SrmResult(
-        float(statistic), float(p_value), observed, dict(zip(names, wanted, strict=True))
-    )
+    # Pearson's chi-square, as scipy.stats.chisquare, without its array
+    # machinery (a tenth of a millisecond: most of a three-arm readout).
+    statistic = sum((o - w) ** 2 / w for o, w in kept)
+    p_value = float(special.chdtrc(len(kept) - 1, statistic)) if len(kept) > 1 else 1.0
+    return SrmResult(float(statistic), p_value, observed, dict(zip(names, wanted, strict=True)))
 
 
 class Readout(TableResult):
@@ -369,7 +371,9 @@ def readout(
             ) from None
         n0, x0 = len(arms[control]), converted[control]
         p0 = x0 / n0 if n0 else math.nan
-        z = float(stats.norm.ppf(0.975))
+        # The normal distribution from the standard library: scipy.stats.norm
+        # costs tens of microseconds a call, more than the counts.
+        z = NormalDist().inv_cdf(0.975)
         for n in names:
             size, x = len(arms[n]), converted[n]
             rate = x / size if size else math.nan
@@ -385,7 +389,8 @@ def readout(
             pooled = (x + x0) / (size + n0)
             se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / size + 1 / n0))
             se = math.sqrt(rate * (1 - rate) / size + p0 * (1 - p0) / n0)
-            p_value = 2 * float(stats.norm.sf(abs(diff) / se_pooled)) if se_pooled else 1.0
+            # Two-sided: 2 * sf(|z|) = erfc(|z| / sqrt(2)).
+            p_value = math.erfc(abs(diff) / se_pooled / math.sqrt(2)) if se_pooled else 1.0
             columns["lift"].append(diff)
             columns["relative_lift"].append(diff / p0 if p0 else None)
             columns["ci_low"].append(diff - z * se)
