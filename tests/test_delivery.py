@@ -180,7 +180,9 @@ def test_integer_parquet_columns_read_back_with_their_statistics(  # type: ignor
     path = tmp_path_factory.mktemp("ints") / "x.parquet"
     store.export(audience, path, ["level"])
     picked = set(audience.ids().tolist())
-    expected = [int(v) if h else None for u, v, h in zip(users, values, has, strict=True) if u in picked]
+    expected = [
+        int(v) if h else None for u, v, h in zip(users, values, has, strict=True) if u in picked
+    ]
     assert pq.read_table(path)["level"].to_pylist() == expected
     assert pl.read_parquet(path)["level"].to_list() == expected
     present = [v for v in expected if v is not None]
