@@ -202,7 +202,113 @@ pub fn push_lows(w: &Words, out: &mut Vec<u16>) {
         // SAFETY: the CPU has AVX-512 F, BW and VBMI2 (checked just above).
         return unsafe { push_lows_vbmi2(w, out) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx2() && crate::cpu::popcnt() {
+        let total = popcount(w);
+        if total >= TABLE_DECODE_MIN_BITS {
+            // SAFETY: the CPU has AVX2 and POPCNT (checked just above).
+            return unsafe { push_lows_avx2(w, out, total as usize) };
+        }
+    }
     decode(w, out, 0u16, |base, bit| base | bit as u16)
+}
+
+/// Below this many bits a chunk (two a word) [`push_ids`] and [`push_lows`]
+/// keep the bit-at-a-time decode on AVX2: the table decode spends eight steps
+/// on every word, whatever it holds, which sparse chunks do not repay.
+#[cfg(target_arch = "x86_64")]
+const TABLE_DECODE_MIN_BITS: u32 = 2 * WORDS as u32;
+
+/// The positions (0..8) of the set bits of every byte value, lowest first,
+/// padded with zeros: the table behind the AVX2 decoders.
+#[cfg(target_arch = "x86_64")]
+static BYTE_POSITIONS: [[u8; 8]; 256] = {
+    let mut table = [[0u8; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let (mut bit, mut k) = (0, 0);
+        while bit < 8 {
+            if byte >> bit & 1 == 1 {
+                table[byte][k] = bit as u8;
+                k += 1;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// [`push_lows`] a byte at a time, for CPUs without AVX-512 VBMI2: each byte
+/// looks up its bit positions in [`BYTE_POSITIONS`], widens them to eight
+/// 16-bit lanes plus the byte's base and stores all eight, advancing by the
+/// byte's popcount. No branch depends on the bits (the scalar decode spends a
+/// TZCNT and a BLSR per bit and mispredicts around its unrolled count).
+/// `total` must be `w`'s popcount: the stores rely on it for their room.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn push_lows_avx2(w: &Words, out: &mut Vec<u16>, total: usize) {
+    use std::arch::x86_64::*;
+    let start = out.len();
+    // Room for the values (`total`, the popcount) plus one full 8-lane store past the last.
+    out.reserve(total + 8);
+    let dst = out.as_mut_ptr();
+    let mut n = start;
+    let step = _mm_set1_epi16(8);
+    for (i, &word) in w.iter().enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let mut at = _mm_set1_epi16((i << 6) as i16);
+        let mut bits = word;
+        for _ in 0..8 {
+            let byte = (bits & 0xff) as usize;
+            // SAFETY: n - start counts the bits so far, so the 8-lane store at
+            // n ends within the room reserved; the table row is 8 bytes.
+            unsafe {
+                let positions = _mm_loadl_epi64(BYTE_POSITIONS[byte].as_ptr().cast());
+                _mm_storeu_si128(dst.add(n).cast(), _mm_add_epi16(_mm_cvtepu8_epi16(positions), at));
+            }
+            n += byte.count_ones() as usize;
+            at = _mm_add_epi16(at, step);
+            bits >>= 8;
+        }
+    }
+    // SAFETY: values start..n were stored above.
+    unsafe { out.set_len(n) };
+}
+
+/// [`push_ids`] a byte at a time, as [`push_lows_avx2`], in 32-bit lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn push_ids_avx2(w: &Words, base: u32, out: &mut Vec<u32>, total: usize) {
+    use std::arch::x86_64::*;
+    let start = out.len();
+    // Room for the values (`total`, the popcount) plus one full 8-lane store past the last.
+    out.reserve(total + 8);
+    let dst = out.as_mut_ptr();
+    let mut n = start;
+    let step = _mm256_set1_epi32(8);
+    for (i, &word) in w.iter().enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let mut at = _mm256_set1_epi32((base + ((i as u32) << 6)) as i32);
+        let mut bits = word;
+        for _ in 0..8 {
+            let byte = (bits & 0xff) as usize;
+            // SAFETY: as in `push_lows_avx2`.
+            unsafe {
+                let positions = _mm_loadl_epi64(BYTE_POSITIONS[byte].as_ptr().cast());
+                _mm256_storeu_si256(dst.add(n).cast(), _mm256_add_epi32(_mm256_cvtepu8_epi32(positions), at));
+            }
+            n += byte.count_ones() as usize;
+            at = _mm256_add_epi32(at, step);
+            bits >>= 8;
+        }
+    }
+    // SAFETY: values start..n were stored above.
+    unsafe { out.set_len(n) };
 }
 
 /// [`push_lows`] a word at a time: VPCOMPRESSB packs the positions (0..63)
@@ -254,6 +360,14 @@ pub fn push_ids(w: &Words, base: u32, out: &mut Vec<u32>) {
     if crate::cpu::avx512_vbmi2() {
         // SAFETY: the CPU has AVX-512 F, BW and VBMI2 (checked just above).
         return unsafe { push_ids_vbmi2(w, base, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::avx2() && crate::cpu::popcnt() {
+        let total = popcount(w);
+        if total >= TABLE_DECODE_MIN_BITS {
+            // SAFETY: the CPU has AVX2 and POPCNT (checked just above).
+            return unsafe { push_ids_avx2(w, base, out, total as usize) };
+        }
     }
     decode(w, out, base, |base, bit| base + bit)
 }
@@ -477,6 +591,17 @@ mod tests {
             push_ids(&w, 1 << 16, &mut ids32);
             let expected32: Vec<u32> = expected.iter().map(|&l| (1 << 16) + u32::from(l)).collect();
             assert_eq!(ids32[1..], expected32[..], "density {density}");
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
+                let mut lows = vec![7u16];
+                // SAFETY: the CPU has AVX2 and POPCNT (checked just above).
+                unsafe { push_lows_avx2(&w, &mut lows, expected.len()) };
+                assert_eq!(lows[1..], expected[..], "avx2, density {density}");
+                let mut ids32 = vec![7u32];
+                // SAFETY: as above.
+                unsafe { push_ids_avx2(&w, 1 << 16, &mut ids32, expected.len()) };
+                assert_eq!(ids32[1..], expected32[..], "avx2, density {density}");
+            }
         }
     }
 }
