@@ -33,8 +33,10 @@ groups = [g.ids().tolist() for g in uoseg.split(q, [0.2, 0.3, 0.5], salt="exp")]
 many = [len(g) for g in uoseg.split(store.tag("c"), [1.0] * 11, salt="many")]
 layer = q.in_buckets("layer", 1000, 10, 400).ids().tolist()
 overlap = store.overlap_matrix(["a", "b", "c"]).tolist()
-json.dump({"cpu": uoseg.cpu_paths()[0], "q": q.ids().tolist(), "groups": groups,
-           "many": many, "layer": layer, "c": store.tag("c").ids().tolist(),
+ids = q.ids().tolist()  # decoded as the lazy query is evaluated
+json.dump({"cpu": uoseg.cpu_paths()[0], "q": ids, "q_built": [int(u) for u in q],
+           "groups": groups, "many": many, "layer": layer,
+           "tags": {t: store.tag(t).ids().tolist() for t in "abc"},
            "overlap": overlap}, sys.stdout)
 """
 
@@ -66,11 +68,13 @@ def test_paths_agree_with_each_other_and_with_python(
 ) -> None:
     native = answers["native"]
     for level in ("avx2", "scalar"):
-        for key in ("q", "groups", "many", "layer", "c", "overlap"):
+        for key in ("q", "q_built", "groups", "many", "layer", "tags", "overlap"):
             assert answers[level][key] == native[key], (level, key)
     # The query and the split, by plain Python on the same population.
-    q = native["q"]
-    assert isinstance(q, list) and q == sorted(q)
+    q, tags = native["q"], native["tags"]
+    assert isinstance(q, list) and isinstance(tags, dict)
+    a, b, c = (set(tags[t]) for t in "abc")
+    assert q == sorted((a | b) - c) == native["q_built"]
     groups = native["groups"]
     assert isinstance(groups, list)
     assert sorted(u for g in groups for u in g) == q

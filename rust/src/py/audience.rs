@@ -307,9 +307,16 @@ impl PyAudience {
     /// Users as a sorted NumPy array of their own ids (uint32, int64, uint64,
     /// or an object array of str for string ids), handed over without a copy.
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let bitmap = self.bitmap(py)?;
-        let dense =
-            released(py, || Ok(crate::parallel::install(|| crate::roaring::view::sorted_ids_parallel(bitmap))))?;
+        let dense = match (self.built.get(), &self.plan, &self.universe) {
+            // A lazy audience is decoded as it is evaluated, without building it.
+            (None, Some(plan), Some(universe)) => {
+                released(py, || Ok(crate::parallel::install(|| crate::query::ids_plan(plan, &universe.users))))?
+            }
+            _ => {
+                let bitmap = self.bitmap(py)?;
+                released(py, || Ok(crate::parallel::install(|| crate::roaring::view::sorted_ids_parallel(bitmap))))?
+            }
+        };
         let Some(universe) = &self.universe else {
             return Ok(PyArray1::from_vec(py, dense).into_any());
         };

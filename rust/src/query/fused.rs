@@ -287,19 +287,28 @@ impl<'p> Op<'p> {
     }
 }
 
+/// What a run of chunks produces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Bitmap,
+    Count,
+    Ids,
+}
+
 /// What a run of chunks produced.
 enum Part {
     Bitmap(Bitmap),
     Count(u64),
+    Ids(Vec<u32>),
 }
 
 /// The users of `plan`, evaluated fused; `None` when there is nothing to fuse
 /// (a bare operand) or the bitmaps' layout cannot be read here: the caller then
 /// runs the operand-at-a-time executor.
 pub fn evaluate(plan: &Plan, executor: &mut Executor<'_>) -> Option<Bitmap> {
-    let mut parts = execute(plan, executor, false)?.into_iter().filter_map(|p| match p {
+    let mut parts = execute(plan, executor, Output::Bitmap)?.into_iter().filter_map(|p| match p {
         Part::Bitmap(b) => Some(b),
-        Part::Count(_) => None,
+        Part::Count(_) | Part::Ids(_) => None,
     });
     let mut result = parts.next().unwrap_or_default();
     for part in parts {
@@ -311,11 +320,27 @@ pub fn evaluate(plan: &Plan, executor: &mut Executor<'_>) -> Option<Bitmap> {
 
 /// The number of users of `plan`, without building them; `None` as for [`evaluate`].
 pub fn count(plan: &Plan, executor: &mut Executor<'_>) -> Option<u64> {
-    let parts = execute(plan, executor, true)?;
+    let parts = execute(plan, executor, Output::Count)?;
     Some(parts.iter().map(|p| if let Part::Count(c) = p { *c } else { 0 }).sum())
 }
 
-fn execute(plan: &Plan, executor: &mut Executor<'_>, count_only: bool) -> Option<Vec<Part>> {
+/// The users of `plan` as ascending ids, decoded straight from the chunk
+/// buffers while they are in L1 (no bitmap is built and read back: that
+/// took as long as the query itself); `None` as for [`evaluate`].
+pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
+    let mut parts = execute(plan, executor, Output::Ids)?.into_iter().filter_map(|p| match p {
+        Part::Ids(ids) => Some(ids),
+        Part::Bitmap(_) | Part::Count(_) => None,
+    });
+    let mut ids = parts.next().unwrap_or_default();
+    // The parts cover disjoint, ascending key ranges, in order.
+    for part in parts {
+        ids.extend_from_slice(&part);
+    }
+    Some(ids)
+}
+
+fn execute(plan: &Plan, executor: &mut Executor<'_>, output: Output) -> Option<Vec<Part>> {
     if plan.is_leaf() || plan_is_leaf_segment(plan) {
         return None;
     }
@@ -331,14 +356,26 @@ fn execute(plan: &Plan, executor: &mut Executor<'_>, count_only: bool) -> Option
         let mut spare = Buffers(Vec::new());
         let mut r = Box::new([0u64; WORDS]);
         let keys = &keys[range];
-        if count_only {
-            let mut total = 0u64;
-            for &key in keys {
-                if root.eval(key, &mut r, &mut spare) {
-                    total += u64::from(words::popcount(&r));
+        match output {
+            Output::Count => {
+                let mut total = 0u64;
+                for &key in keys {
+                    if root.eval(key, &mut r, &mut spare) {
+                        total += u64::from(words::popcount(&r));
+                    }
                 }
+                return Some(Part::Count(total));
             }
-            return Some(Part::Count(total));
+            Output::Ids => {
+                let mut ids = Vec::new();
+                for &key in keys {
+                    if root.eval(key, &mut r, &mut spare) {
+                        words::push_ids(&r, u32::from(key) << 16, &mut ids);
+                    }
+                }
+                return Some(Part::Ids(ids));
+            }
+            Output::Bitmap => {}
         }
         let mut out = Writer::new();
         out.begin(keys.len(), keys.len() * BITSET_BYTES);

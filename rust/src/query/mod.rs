@@ -137,6 +137,15 @@ pub fn evaluate_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> Arc<Bitmap> {
     }
 }
 
+/// The users of a bound plan as ascending ids, without building them where possible.
+pub fn ids_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> Vec<u32> {
+    let mut executor = exec::Executor::new(universe);
+    match fused::ids(plan, &mut executor) {
+        Some(ids) => ids,
+        None => crate::roaring::view::sorted_ids_parallel(&executor.run(plan).0),
+    }
+}
+
 /// The number of users of a bound plan, without building them where possible.
 pub fn count_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> u64 {
     let mut executor = exec::Executor::new(universe);
