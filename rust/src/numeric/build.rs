@@ -13,7 +13,7 @@ pub(super) fn collect_input(
     users: &[u32],
     n_values: usize,
     valid: Option<&[bool]>,
-    key_of: impl Fn(usize) -> Result<Option<u64>>,
+    key_of: impl Fn(usize) -> Result<Option<u64>> + Sync,
 ) -> Result<Input> {
     if n_values != users.len() {
         return Err(Error::invalid(format!("{} users but {} values", users.len(), n_values)));
@@ -22,6 +22,9 @@ pub(super) fn collect_input(
         if v.len() != users.len() {
             return Err(Error::invalid(format!("{} users but {} validity flags", users.len(), v.len())));
         }
+    }
+    if let Some(input) = every_value_set(users, valid, &key_of) {
+        return Ok(input);
     }
     let mut set = Vec::with_capacity(users.len());
     let mut cleared = Vec::new();
@@ -50,6 +53,42 @@ pub(super) fn collect_input(
         }
     }
     Ok(Input { set, cleared })
+}
+
+/// Inputs below this many rows are collected on one thread.
+const PARALLEL_ROWS: usize = 1 << 16;
+
+/// The common case of [`collect_input`], on every thread: every row has a
+/// value and users ascend (a column of a wide table). `None` when a row is
+/// null, a value is refused or users do not strictly ascend: the one-thread
+/// path then finds the first such row and names it. On 10 M rows of a small
+/// integer this took the index build from 550 to 325 ms (the serial loop and
+/// 160 MB of 4 KiB page faults were a third of it).
+fn every_value_set(
+    users: &[u32],
+    valid: Option<&[bool]>,
+    key_of: &(impl Fn(usize) -> Result<Option<u64>> + Sync),
+) -> Option<Input> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    if users.len() < PARALLEL_ROWS
+        || valid.is_some_and(|v| v.par_iter().any(|ok| !ok))
+        || !users.par_windows(2).all(|p| p[0] < p[1])
+    {
+        return None;
+    }
+    // SAFETY: an all-zero (u32, u64) is a valid pair; every one is written below.
+    let mut set: Vec<(u32, u64)> = unsafe { crate::memory::zeroed_vec(users.len()) }?;
+    let other = AtomicBool::new(false);
+    set.par_chunks_mut(PARALLEL_ROWS).enumerate().for_each(|(c, pairs)| {
+        let first = c * PARALLEL_ROWS;
+        for (j, pair) in pairs.iter_mut().enumerate() {
+            match key_of(first + j) {
+                Ok(Some(key)) => *pair = (users[first + j], key),
+                _ => other.store(true, Ordering::Relaxed),
+            }
+        }
+    });
+    (!other.into_inner()).then_some(Input { set, cleared: Vec::new() })
 }
 
 pub(super) fn int_keys(values: &[i64], domain: Domain) -> impl Fn(usize) -> Result<Option<u64>> + '_ {

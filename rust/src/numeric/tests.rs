@@ -600,3 +600,51 @@ fn column_is_send_sync_clone() {
     fn assert_traits<T: Send + Sync + Clone>() {}
     assert_traits::<NumericColumn>();
 }
+
+#[test]
+fn ascending_users_with_every_value_match_brute_force() {
+    // The parallel path of collect_input: users ascend and no row is null
+    // (valid absent or all true). NaNs in the float mode send it back to the
+    // one-thread path; either way the column must match the oracle.
+    let mut rng = Rng(0x0DDB_A11C_0FFE_E123);
+    for mode in 0..3 {
+        let (users, values, _) = gen_int_column(&mut rng, mode);
+        let mut rows: Vec<(u32, i64)> = users.into_iter().zip(values).collect();
+        rows.sort_unstable();
+        let (users, values): (Vec<u32>, Vec<i64>) = rows.into_iter().unzip();
+        let all = vec![true; users.len()];
+        for valid in [None, Some(&all[..])] {
+            let col = NumericColumn::from_ints(&users, &values, valid).unwrap();
+            let vals: Vec<Val> = values.iter().map(|&v| Val::I(v)).collect();
+            let o = oracle_of(&users, &vals, &all);
+            check_queries(&col, &o, &mut rng, 50);
+            check_values_and_stats(&col, &o, &mut rng);
+        }
+        let (users, values, _) = gen_float_column(&mut rng, mode);
+        let mut rows: Vec<(u32, f64)> = users.into_iter().zip(values).collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        let (users, values): (Vec<u32>, Vec<f64>) = rows.into_iter().unzip();
+        let col = NumericColumn::from_floats(&users, &values, None).unwrap();
+        let vals: Vec<Val> = values.iter().map(|&v| Val::F(v)).collect();
+        let o = oracle_of(&users, &vals, &vec![true; users.len()]);
+        check_queries(&col, &o, &mut rng, 50);
+        check_values_and_stats(&col, &o, &mut rng);
+    }
+}
+
+#[test]
+fn the_first_refused_row_of_a_long_input_is_named() {
+    // Past the parallel path's minimum: the error still names the first bad
+    // value in row order, and a repeated user is still found.
+    let users: Vec<u32> = (0..200_000).collect();
+    let mut values: Vec<f64> = (0..200_000).map(f64::from).collect();
+    values[150_000] = 0.25;
+    values[120_000] = 7.5;
+    let ints = NumericColumn::from_ints(&[1], &[1], None).unwrap();
+    let e = ints.updated_floats(&users, &values, None).unwrap_err();
+    assert!(e.to_string().contains("float 7.5"), "{e}");
+    let mut repeated = users.clone();
+    repeated[100_001] = 100_000;
+    let e = NumericColumn::from_floats(&repeated, &vec![1.0; repeated.len()], None).unwrap_err();
+    assert!(e.to_string().contains("user 100000"), "{e}");
+}
