@@ -108,3 +108,43 @@ def test_w1_build_uoseg(
     build = uoseg.TagStore.from_long
     store = run(benchmark, "uoseg", lambda: build(pop.tags, user="user_id", tag="tag"), heavy=True)
     check_members(lambda n: audience_ids(store.tag(n)), tag_ids)
+
+
+# --- W1 with the attributes indexed ------------------------------------------ #
+# The peers' builds end with the attributes as ordinary columns beside the
+# tags; uoseg's ends with them indexed (a bitmap per city, range indexes for
+# the numbers), so the comparison that matters to a user includes that work.
+
+INDEXED = ["user_id", "city", "age", "last_active_days"]
+
+
+@pytest.mark.benchmark(group="W1 build, city, age and last_active_days indexed")
+def test_w1_indexed_pandas(benchmark: Any, pandas_long: pd.DataFrame, pop: Any) -> None:
+    attributes = pop.attributes.select(INDEXED).to_pandas()
+
+    def build() -> pd.DataFrame:
+        wide = build_pandas_wide(pandas_long)
+        return pd.concat([wide, attributes.drop(columns="user_id")], axis=1)
+
+    frame = run(benchmark, "pandas", build, heavy=True)
+    assert frame.shape == (N_USERS, len(NAMES) + len(INDEXED) - 1)
+
+
+@pytest.mark.benchmark(group="W1 build, city, age and last_active_days indexed")
+def test_w1_indexed_uoseg(
+    benchmark: Any, uoseg: Any, pop: Any, tag_ids: dict[str, np.ndarray]
+) -> None:
+    attributes = pop.attributes.select(INDEXED)
+
+    def build() -> Any:
+        store = uoseg.TagStore.from_long(pop.tags, user="user_id", tag="tag")
+        store.add_wide(attributes)
+        return store
+
+    store = run(benchmark, "uoseg", build, heavy=True)
+    check_members(lambda n: audience_ids(store.tag(n)), tag_ids)
+    age = attributes.column("age").to_numpy()
+    expected = np.flatnonzero((age >= 25) & (age <= 35)).astype(np.uint32)
+    assert_ids_equal(audience_ids(store.range("age", ge=25, le=35)), expected)
+    city = attributes.column("city").to_numpy(zero_copy_only=False)
+    assert store.count('city = "c0"') == int((city == "c0").sum())
