@@ -97,6 +97,52 @@ def test_from_wide_booleans_and_categoricals() -> None:
     assert store.attribute_values("city") == {"SH": 2, "BJ": 1}
 
 
+def test_add_wide_sets_every_column_and_fails_as_a_whole() -> None:
+    rng = np.random.default_rng(5)
+    n = 5_000
+    users = rng.choice(100_000, n, replace=False).astype(np.uint32)
+    ages = rng.integers(15, 70, n).astype(np.int64)
+    ages_valid = rng.random(n) > 0.1
+    table = pa.table(
+        {
+            "user_id": users,
+            "vip": rng.random(n) < 0.3,
+            "city": pa.array(rng.choice(["SH", "BJ", "GZ"], n)).dictionary_encode(),
+            "age": pa.array(ages, mask=~ages_valid),
+            "score": rng.random(n),
+        }
+    )
+    store = uoseg.TagStore(ids="uint32")
+    store.add_numeric("age", [100_007], [40])  # an existing attribute is updated
+    store.add_wide(table)
+    # The oracle: NumPy over the same rows, plus user 100007's age.
+    vip = np.sort(users[table["vip"].to_numpy()])
+    assert store.tag("vip").ids().tolist() == vip.tolist()
+    city = table["city"].to_numpy()
+    assert store.attr("city", "SH").ids().tolist() == np.sort(users[city == "SH"]).tolist()
+    old = np.sort(users[ages_valid & (ages > 60)])
+    assert store.range("age", gt=60).ids().tolist() == old.tolist()
+    forty = np.sort(users[ages_valid & (ages == 40)])
+    assert store.range("age", ge=40, le=40).ids().tolist() == [*forty.tolist(), 100_007]
+    assert store.count("score < 0.5") == int((table["score"].to_numpy() < 0.5).sum())
+    assert len(store) == n + 1  # every row's user, whatever its values
+    names = store.catalog().column("name").to_pylist()
+    assert {"vip", "city", "age", "score"} <= set(names)
+    # A refused column changes nothing, not even the good columns before it.
+    extra = pa.table(
+        {
+            "user_id": pa.array([900_001, 900_002], pa.uint32()),
+            "newtag": [True, False],
+            "visits": pa.array([[1], [2]]),
+        }
+    )
+    before = (len(store), store.tags(), store.range("age", gt=60).count())
+    with pytest.raises(TypeError, match="visits"):
+        store.add_wide(extra)
+    assert (len(store), store.tags(), store.range("age", gt=60).count()) == before
+    assert "newtag" not in store
+
+
 def test_incremental_updates_never_change_handed_out_audiences() -> None:
     store = uoseg.TagStore()
     store.add_tag("vip", [1, 2, 3])

@@ -88,14 +88,6 @@ def _query_text(query: Any) -> str:
     )
 
 
-def _is_string_like(kind: pa.DataType) -> bool:
-    if pa.types.is_dictionary(kind):
-        return _is_string_like(kind.value_type)
-    return bool(
-        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
-    )
-
-
 class Explain:
     """An executed query plan: ``str(explain)`` prints the tree, ``.plan`` holds it
     as nested dicts (operation, label, cardinality, micros, children), and
@@ -295,18 +287,22 @@ class TagStore:
     ) -> None:
         """Add the columns of a one-row-per-user table to this store, as
         :meth:`from_wide` would build them (booleans → tags, strings →
-        categorical, numbers, dates and timestamps → numeric attributes)."""
+        categorical, numbers, dates and timestamps → numeric attributes; other
+        users keep their values). Every row's user joins the universe. The
+        columns are built at the same time, and if one is refused nothing is
+        added."""
         data = as_table(table)
-        users = column(data, user)
+        users = self._users(column(data, user), user)
         names = [c for c in data.column_names if c != user] if columns is None else list(columns)
-        for name in names:
-            values = column(data, name)
-            if pa.types.is_boolean(values.type):
-                self.add_tag(name, users.filter(values.fill_null(False)))
-            elif _is_string_like(values.type):
-                self.add_attribute(name, users, values)
-            else:
-                self.add_numeric(name, users, values)
+        picked = [(name, column(data, name)) for name in names]
+
+        def change(core: _core.Store) -> _core.Store:
+            core = core.with_wide(users, user, picked)
+            for name in names:
+                core = catalog.recorded(core, name)
+            return core
+
+        self._update(change)
 
     def add_tag(
         self,

@@ -121,6 +121,21 @@ impl PyStore {
         Ok(PyStore::wrap(store))
     }
 
+    /// A new snapshot with every column of a one-row-per-user table added,
+    /// built at the same time; nothing changes if a column is refused.
+    fn with_wide(
+        &self,
+        py: Python<'_>,
+        users: PyChunkedArray,
+        user_column: &str,
+        columns: Vec<(String, PyChunkedArray)>,
+    ) -> PyResult<Self> {
+        let users = chunks(users);
+        let columns: Vec<(String, Vec<ArrayRef>)> = columns.into_iter().map(|(n, c)| (n, chunks(c))).collect();
+        let store = released_parallel(py, || arrow_io::with_wide(&self.inner, &users, user_column, &columns))?;
+        Ok(PyStore::wrap(store))
+    }
+
     /// A new snapshot with tag `name` set to exactly these users.
     fn with_tag(&self, py: Python<'_>, name: &str, users: PyChunkedArray, column: &str) -> PyResult<Self> {
         let users = chunks(users);
