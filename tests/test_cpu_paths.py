@@ -11,12 +11,16 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 import uoseg
 from test_split import reference_group
 
 # Builds (tags from a long table), splits, overlaps, the query executor and the
-# bitset decoders, on a population whose chunks are arrays, bitsets and runs.
+# bitset decoders, on a population whose chunks are arrays, bitsets and runs;
+# and the blockwise binning of qcut and ntile, on values with NaNs (and, for
+# ntile, infinities) scattered through the blocks.
 PROGRAM = r"""
 import json, sys
 import numpy as np, pyarrow as pa, uoseg
@@ -34,10 +38,19 @@ many = [len(g) for g in uoseg.split(store.tag("c"), [1.0] * 11, salt="many")]
 layer = q.in_buckets("layer", 1000, 10, 400).ids().tolist()
 overlap = store.overlap_matrix(["a", "b", "c"]).tolist()
 ids = q.ids().tolist()  # decoded as the lazy query is evaluated
+values = rng.lognormal(3, 1, 200_003)
+values[rng.choice(len(values), 2_000, replace=False)] = np.nan
+qcut5, edges5 = uoseg.qcut(values, 5, retbins=True)
+values[rng.choice(len(values), 50, replace=False)] = np.inf
+values[rng.choice(len(values), 50, replace=False)] = -np.inf
+finite_or_nan = values[np.isfinite(values) | np.isnan(values)]
+binned = {"qcut": qcut5.tolist(), "edges": edges5.tolist(),
+          "qcut100": uoseg.qcut(finite_or_nan, 100).tolist(),
+          "ntile": uoseg.ntile(values, 10).tolist()}
 json.dump({"cpu": uoseg.cpu_paths()[0], "q": ids, "q_built": [int(u) for u in q],
            "groups": groups, "many": many, "layer": layer,
            "tags": {t: store.tag(t).ids().tolist() for t in "abc"},
-           "overlap": overlap}, sys.stdout)
+           "overlap": overlap, "binned": binned}, sys.stdout)
 """
 
 
@@ -68,7 +81,7 @@ def test_paths_agree_with_each_other_and_with_python(
 ) -> None:
     native = answers["native"]
     for level in ("avx2", "scalar"):
-        for key in ("q", "q_built", "groups", "many", "layer", "tags", "overlap"):
+        for key in ("q", "q_built", "groups", "many", "layer", "tags", "overlap", "binned"):
             assert answers[level][key] == native[key], (level, key)
     # The query and the split, by plain Python on the same population.
     q, tags = native["q"], native["tags"]
@@ -84,6 +97,33 @@ def test_paths_agree_with_each_other_and_with_python(
         assert abs(len(group) / len(q) - weights[k]) < 0.02
     layer = native["layer"]
     assert layer == [u for u in q if 10 <= uoseg.bucket_of(u, "layer", 1000) < 400]
+
+
+def test_binning_on_every_path_matches_pandas(answers: dict[str, dict[str, object]]) -> None:
+    # The same values as the program's, rebuilt here for pandas.
+    rng = np.random.default_rng(7)
+    n = 300_000
+    rng.choice(n, 40_000, replace=False)
+    rng.choice(n, 120_000, replace=False)
+    values = rng.lognormal(3, 1, 200_003)
+    values[rng.choice(len(values), 2_000, replace=False)] = np.nan
+    codes, edges = pd.qcut(values, 5, labels=False, retbins=True)
+    values[rng.choice(len(values), 50, replace=False)] = np.inf
+    values[rng.choice(len(values), 50, replace=False)] = -np.inf
+    finite_or_nan = values[np.isfinite(values) | np.isnan(values)]
+    expected = {
+        "qcut": np.nan_to_num(codes, nan=-1).astype(int).tolist(),
+        "edges": edges.tolist(),
+        "qcut100": np.nan_to_num(pd.qcut(finite_or_nan, 100, labels=False), nan=-1)
+        .astype(int)
+        .tolist(),
+        "ntile": pd.qcut(pd.Series(values).rank(method="first"), 10, labels=False)
+        .fillna(-1)
+        .astype(int)
+        .tolist(),
+    }
+    for level, answer in answers.items():
+        assert answer["binned"] == expected, level
 
 
 def test_an_unknown_path_warns_and_runs_natively() -> None:

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::quantile::{linear_quantile, linspace_probs, MAX_Q};
 use crate::selection::{
     canon_key, chunk_len, marked_slot, merge_runs, pass1, plan, push_run, sample_range, select_slots, single_keys,
-    Binner, Runs, MARK, NO_SLOT, PAR_MIN, SMALL,
+    Binner, Runs, BLOCK, MARK, NO_SLOT, PAR_MIN, SMALL,
 };
 use rayon::prelude::*;
 
@@ -486,22 +486,26 @@ fn ntile_select<C: Code>(values: &[f64], q: usize, ties: Ties) -> Result<Vec<C>,
         .map(|(out, xs)| {
             let mut local: Vec<Runs> = vec![Vec::new(); nslots];
             let mut pos = Vec::new();
-            for (i, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
-                if x.is_nan() {
-                    *o = C::MISSING;
-                    continue;
-                }
-                let k = canon_key(x);
-                let t = table[b.bin(k)];
-                if t >= 0 {
-                    *o = C::code(t as usize);
-                    continue;
-                }
-                let slot = (-2 - t) as usize;
-                *o = C::mark(slot);
-                push_run(&mut local[slot], k);
-                if want_pos {
-                    pos.push((i as u32, k)); // chunks are < 2^32 long
+            let mut bins = [0u32; BLOCK];
+            for (k, (out, xs)) in out.chunks_mut(BLOCK).zip(xs.chunks(BLOCK)).enumerate() {
+                let special = b.bins_of(xs, &mut bins);
+                for (j, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
+                    if special && x.is_nan() {
+                        *o = C::MISSING;
+                        continue;
+                    }
+                    let t = table[bins[j] as usize];
+                    if t >= 0 {
+                        *o = C::code(t as usize);
+                        continue;
+                    }
+                    let slot = (-2 - t) as usize;
+                    let key = canon_key(x);
+                    *o = C::mark(slot);
+                    push_run(&mut local[slot], key);
+                    if want_pos {
+                        pos.push(((k * BLOCK + j) as u32, key)); // chunks are < 2^32 long
+                    }
                 }
             }
             (local, pos)

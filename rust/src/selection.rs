@@ -114,7 +114,52 @@ impl Binner {
         let d = k.saturating_sub(self.lo) >> self.shift;
         d.min(self.nbins as u64 - 1) as usize
     }
+
+    /// `bin(canon_key(x))` of every `x` in `xs` (at most [`BLOCK`] values),
+    /// into `out`; whether any of them is NaN or infinite (a NaN's bin means
+    /// nothing: callers skip NaNs, or take such blocks value by value).
+    ///
+    /// Hot loops bin a block at a time so the key arithmetic runs in vector
+    /// lanes (8 values an instruction with AVX-512, 4 with AVX2) instead of
+    /// a dozen scalar steps each: W3's two passes are bound by it.
+    #[inline]
+    pub(crate) fn bins_of(&self, xs: &[f64], out: &mut [u32; BLOCK]) -> bool {
+        #[inline(always)]
+        fn bins(b: &Binner, xs: &[f64], out: &mut [u32; BLOCK]) -> bool {
+            const EXP: u64 = 0x7FF0_0000_0000_0000;
+            let mut special = 0u64;
+            for (o, &x) in out.iter_mut().zip(xs) {
+                special |= u64::from(x.to_bits() & EXP == EXP);
+                // nbins <= 2^bits + 1 with bits <= 32 fits u32.
+                *o = b.bin(canon_key(x)) as u32;
+            }
+            special != 0
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512vl,avx512dq")]
+            unsafe fn bins_avx512(b: &Binner, xs: &[f64], out: &mut [u32; BLOCK]) -> bool {
+                bins(b, xs, out)
+            }
+            if crate::cpu::avx512_dq() {
+                // SAFETY: the CPU has AVX-512 F, VL and DQ (checked just above).
+                return unsafe { bins_avx512(self, xs, out) };
+            }
+            #[target_feature(enable = "avx2")]
+            unsafe fn bins_avx2(b: &Binner, xs: &[f64], out: &mut [u32; BLOCK]) -> bool {
+                bins(b, xs, out)
+            }
+            if crate::cpu::avx2() {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { bins_avx2(self, xs, out) };
+            }
+        }
+        bins(self, xs, out)
+    }
 }
+
+/// Values a hot loop bins at once with [`Binner::bins_of`].
+pub(crate) const BLOCK: usize = 64;
 
 /// Canonical key range of a strided sample of the finite values (None if
 /// fewer than two distinct keys): a cheap way to aim the first radix level at
@@ -244,11 +289,15 @@ pub(crate) fn gather(values: &[f64], b: &Binner, slot_of_bin: &[u32], nslots: us
         .par_chunks(chunk_len(values.len()))
         .map(|chunk| {
             let mut local: Vec<Runs> = vec![Vec::new(); nslots];
-            for &x in chunk {
-                if !x.is_nan() {
-                    let s = slot_of_bin[b.bin(canon_key(x))];
-                    if s != NO_SLOT {
-                        push_run(&mut local[s as usize], key(x));
+            let mut bins = [0u32; BLOCK];
+            for xs in chunk.chunks(BLOCK) {
+                let special = b.bins_of(xs, &mut bins);
+                for (&x, &bin) in xs.iter().zip(&bins) {
+                    if !(special && x.is_nan()) {
+                        let s = slot_of_bin[bin as usize];
+                        if s != NO_SLOT {
+                            push_run(&mut local[s as usize], key(x));
+                        }
                     }
                 }
             }
@@ -380,16 +429,25 @@ pub(crate) fn pass1(values: &[f64], allow_inf: bool) -> Result<Pass1, Error> {
         .map(|chunk| {
             let mut counts = vec![0u32; b.nbins];
             let (mut nans, mut inf) = (0usize, false);
-            for &x in chunk {
-                // One test catches NaN and inf (both rare).
-                if x.to_bits() & EXP == EXP {
-                    if x.is_nan() {
-                        nans += 1;
-                        continue;
+            let mut bins = [0u32; BLOCK];
+            for block in chunk.chunks(BLOCK) {
+                if !b.bins_of(block, &mut bins) {
+                    for &bin in &bins[..block.len()] {
+                        counts[bin as usize] += 1;
                     }
-                    inf = true;
+                    continue;
                 }
-                counts[b.bin(canon_key(x))] += 1;
+                for &x in block {
+                    // One test catches NaN and inf (both rare).
+                    if x.to_bits() & EXP == EXP {
+                        if x.is_nan() {
+                            nans += 1;
+                            continue;
+                        }
+                        inf = true;
+                    }
+                    counts[b.bin(canon_key(x))] += 1;
+                }
             }
             (counts, chunk.len() - nans, inf)
         })
