@@ -476,6 +476,7 @@ fn qcut_large(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<B
     let mut codes = crate::memory::output_column::<i64>(values.len());
     let cl = chunk_len(values.len());
     let b = p1.b;
+    let table: &[i32] = &table;
     // Per task: gathered runs, plus (offset in task, value) of target values.
     let parts: Vec<(Vec<Runs>, Fixups)> = codes
         .par_chunks_mut(cl)
@@ -487,14 +488,24 @@ fn qcut_large(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<B
             for (k, (out, xs)) in out.chunks_mut(BLOCK).zip(xs.chunks(BLOCK)).enumerate() {
                 // pass1 refused infinities: a special value here is a NaN.
                 let nans = b.bins_of(xs, &mut bins);
+                // Most blocks hold neither a NaN nor a target value: their
+                // codes are table lookups, stored in one tight loop.
+                let mut coded = !nans;
+                for (o, &bin) in out.iter_mut().zip(&bins) {
+                    let t = table[bin as usize];
+                    *o = i64::from(t);
+                    coded &= t >= -1;
+                }
+                if coded {
+                    continue;
+                }
                 for (j, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
                     if nans && x.is_nan() {
                         *o = -1;
                         continue;
                     }
-                    let t = table[bins[j] as usize];
+                    let t = *o; // the table entry
                     if t >= -1 {
-                        *o = i64::from(t);
                         continue;
                     }
                     let slot = (-2 - t) as usize;

@@ -480,21 +480,35 @@ fn ntile_select<C: Code>(values: &[f64], q: usize, ties: Ties) -> Result<Vec<C>,
 
     let mut codes: Vec<C> = crate::memory::output_column(values.len());
     let cl = chunk_len(values.len());
+    let table: &[i32] = &table;
     let parts: Vec<(Vec<Runs>, KeyFixups)> = codes
         .par_chunks_mut(cl)
         .zip(values.par_chunks(cl))
         .map(|(out, xs)| {
             let mut local: Vec<Runs> = vec![Vec::new(); nslots];
             let mut pos = Vec::new();
-            let mut bins = [0u32; BLOCK];
+            let (mut bins, mut entries) = ([0u32; BLOCK], [0i32; BLOCK]);
             for (k, (out, xs)) in out.chunks_mut(BLOCK).zip(xs.chunks(BLOCK)).enumerate() {
                 let special = b.bins_of(xs, &mut bins);
+                // Most blocks hold neither a NaN nor a threshold-bin value:
+                // their codes are table lookups, stored in one tight loop.
+                let mut coded = !special;
+                for (e, &bin) in entries[..xs.len()].iter_mut().zip(&bins) {
+                    *e = table[bin as usize];
+                    coded &= *e >= 0;
+                }
+                if coded {
+                    for (o, &t) in out.iter_mut().zip(&entries) {
+                        *o = C::code(t as usize);
+                    }
+                    continue;
+                }
                 for (j, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
                     if special && x.is_nan() {
                         *o = C::MISSING;
                         continue;
                     }
-                    let t = table[bins[j] as usize];
+                    let t = entries[j];
                     if t >= 0 {
                         *o = C::code(t as usize);
                         continue;
