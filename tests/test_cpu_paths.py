@@ -19,8 +19,9 @@ from test_split import reference_group
 
 # Builds (tags from a long table), splits, overlaps, the query executor and the
 # bitset decoders, on a population whose chunks are arrays, bitsets and runs;
-# and the blockwise binning of qcut and ntile, on values with NaNs (and, for
-# ntile, infinities) scattered through the blocks.
+# the blockwise binning of qcut and ntile, on values with NaNs (and, for
+# ntile, infinities) scattered through the blocks; and the bit slices of a
+# numeric attribute that every user has (whole chunks) or some users have.
 PROGRAM = r"""
 import json, sys
 import numpy as np, pyarrow as pa, uoseg
@@ -44,13 +45,18 @@ qcut5, edges5 = uoseg.qcut(values, 5, retbins=True)
 values[rng.choice(len(values), 50, replace=False)] = np.inf
 values[rng.choice(len(values), 50, replace=False)] = -np.inf
 finite_or_nan = values[np.isfinite(values) | np.isnan(values)]
+ages = np.random.default_rng(8).integers(18, 80, n)
+store.add_wide(pa.table({"user": np.arange(n, dtype=np.uint32), "age": ages,
+                         "score": np.where(ages % 3 == 0, None, ages * 7)}), user="user")
+numeric = {"age": store.query("age BETWEEN 25 AND 35").ids().tolist(),
+           "score": store.query("score >= 300").ids().tolist()}
 binned = {"qcut": qcut5.tolist(), "edges": edges5.tolist(),
           "qcut100": uoseg.qcut(finite_or_nan, 100).tolist(),
           "ntile": uoseg.ntile(values, 10).tolist()}
 json.dump({"cpu": uoseg.cpu_paths()[0], "q": ids, "q_built": [int(u) for u in q],
            "groups": groups, "many": many, "layer": layer,
            "tags": {t: store.tag(t).ids().tolist() for t in "abc"},
-           "overlap": overlap, "binned": binned}, sys.stdout)
+           "overlap": overlap, "binned": binned, "numeric": numeric}, sys.stdout)
 """
 
 
@@ -81,7 +87,8 @@ def test_paths_agree_with_each_other_and_with_python(
 ) -> None:
     native = answers["native"]
     for level in ("avx2", "scalar"):
-        for key in ("q", "q_built", "groups", "many", "layer", "tags", "overlap", "binned"):
+        keys = ("q", "q_built", "groups", "many", "layer", "tags", "overlap", "binned", "numeric")
+        for key in keys:
             assert answers[level][key] == native[key], (level, key)
     # The query and the split, by plain Python on the same population.
     q, tags = native["q"], native["tags"]
@@ -97,6 +104,11 @@ def test_paths_agree_with_each_other_and_with_python(
         assert abs(len(group) / len(q) - weights[k]) < 0.02
     layer = native["layer"]
     assert layer == [u for u in q if 10 <= uoseg.bucket_of(u, "layer", 1000) < 400]
+    ages = np.random.default_rng(8).integers(18, 80, 300_000)
+    assert native["numeric"] == {
+        "age": np.flatnonzero((ages >= 25) & (ages <= 35)).tolist(),
+        "score": np.flatnonzero((ages % 3 != 0) & (ages * 7 >= 300)).tolist(),
+    }
 
 
 def test_binning_on_every_path_matches_pandas(answers: dict[str, dict[str, object]]) -> None:

@@ -134,19 +134,32 @@ pub(super) const RANK_TABLE_MAX: u64 = 1 << 22;
 /// Code (rank among the distinct keys) of every key, and the sorted distinct keys.
 pub(super) fn rank_codes(pairs: &[(u32, u64)]) -> (Vec<u32>, Vec<u64>) {
     let keys = || pairs.par_iter().map(|p| p.1);
-    let (Some(mn), Some(mx)) = (keys().min(), keys().max()) else {
+    let Some((mn, mx)) = keys().map(|k| (k, k)).reduce_with(|a, b| (a.0.min(b.0), a.1.max(b.1))) else {
         return (Vec::new(), Vec::new());
     };
     if mx - mn < RANK_TABLE_MAX {
         // Small span (ages, day counts, small counters): presence table -> ranks, O(N + span).
+        // Each thread marks the keys of its share of the rows.
         let span = (mx - mn + 1) as usize;
+        let share = pairs.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+        let present = pairs
+            .par_chunks(share)
+            .map(|part| {
+                let mut seen = vec![false; span];
+                for p in part {
+                    seen[(p.1 - mn) as usize] = true;
+                }
+                seen
+            })
+            .reduce_with(|mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x |= y);
+                a
+            })
+            .unwrap_or_default();
         let mut rank = vec![0u32; span];
-        for p in pairs {
-            rank[(p.1 - mn) as usize] = 1;
-        }
         let mut dkeys = Vec::new();
-        for (i, r) in rank.iter_mut().enumerate() {
-            if *r != 0 {
+        for (i, (r, seen)) in rank.iter_mut().zip(present).enumerate() {
+            if seen {
                 *r = dkeys.len() as u32;
                 dkeys.push(mn + i as u64);
             }
@@ -168,6 +181,72 @@ pub(super) fn rank_codes(pairs: &[(u32, u64)]) -> (Vec<u32>, Vec<u64>) {
     (codes, dkeys)
 }
 
+/// The `bits` slices of one chunk as word buffers: bit `i` of the code of
+/// every user `lows[j]` (ascending) at that user's position in slice `i`.
+fn slice_words(lows: &[u16], codes: &[u32], bits: u32) -> Vec<Box<Words>> {
+    let mut slices: Vec<Box<Words>> = (0..bits).map(|_| Box::new([0u64; WORDS])).collect();
+    if lows.len() == WORDS * 64 {
+        // Every user of the chunk has a value (a column of a wide table):
+        // word w of slice i gathers bit i of codes 64w..64w+63.
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::avx2() {
+            // SAFETY: the CPU has AVX2 (checked just above).
+            unsafe { transpose_avx2(codes, &mut slices) };
+            return slices;
+        }
+        transpose(codes, &mut slices);
+        return slices;
+    }
+    // Users with gaps: one pass over the rows sets every slice's bit
+    // (branch-free: the bit is a coin flip). Consecutive users share a word,
+    // so a pass per slice was a chain of read-modify-writes of that word;
+    // the slices' chains are independent and overlap.
+    for (&lo, &c) in lows.iter().zip(codes) {
+        let (w, at) = (usize::from(lo >> 6), lo & 63);
+        for (i, slice) in slices.iter_mut().enumerate() {
+            slice[w] |= u64::from((c >> i) & 1) << at;
+        }
+    }
+    slices
+}
+
+/// The dense case of [`slice_words`], portably.
+fn transpose(codes: &[u32], slices: &mut [Box<Words>]) {
+    for (w, codes) in codes.chunks_exact(64).enumerate() {
+        for (i, slice) in slices.iter_mut().enumerate() {
+            let mut word = 0u64;
+            for (j, &c) in codes.iter().enumerate() {
+                word |= u64::from((c >> i) & 1) << j;
+            }
+            slice[w] = word;
+        }
+    }
+}
+
+/// The dense case of [`slice_words`]: eight codes at a time, bit `i` moved
+/// to each lane's sign bit and collected by VMOVMSKPS, eight such masks a
+/// word (the portable loop spends four scalar steps on every bit).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_avx2(codes: &[u32], slices: &mut [Box<Words>]) {
+    use std::arch::x86_64::*;
+    for (w, codes) in codes.chunks_exact(64).enumerate() {
+        // SAFETY: eight loads of eight u32 cover the 64 codes of the chunk.
+        let lanes: [__m256i; 8] =
+            std::array::from_fn(|k| unsafe { _mm256_loadu_si256(codes[8 * k..].as_ptr().cast()) });
+        for (i, slice) in slices.iter_mut().enumerate() {
+            // Codes have at most 32 bits, so i < 32.
+            let to_sign = _mm_cvtsi32_si128(31 - i as i32);
+            let mut word = 0u64;
+            for (k, &lane) in lanes.iter().enumerate() {
+                let signs = _mm256_castsi256_ps(_mm256_sll_epi32(lane, to_sign));
+                word |= u64::from(_mm256_movemask_ps(signs) as u8) << (8 * k);
+            }
+            slice[w] = word;
+        }
+    }
+}
+
 impl Inner {
     /// Builds the index from (user, order-preserving key) pairs sorted strictly by user.
     pub(super) fn build(domain: Domain, pairs: &[(u32, u64)]) -> Inner {
@@ -182,20 +261,9 @@ impl Inner {
             .into_par_iter()
             .map(|(key, a, b)| {
                 let lows: Vec<u16> = pairs[a..b].iter().map(|p| p.0 as u16).collect();
-                let chunk_codes = &codes[a..b];
-                let mut words = Box::new([0u64; WORDS]);
+                let words = slice_words(&lows, &codes[a..b], bits);
                 let mut scratch = Vec::new();
-                let slices = (0..bits)
-                    .map(|i| {
-                        // Branch-free scatter into words (the bit is a coin flip: a
-                        // push-if-set loop mispredicted half the time).
-                        words.fill(0);
-                        for (&lo, &c) in lows.iter().zip(chunk_codes) {
-                            words[(lo >> 6) as usize] |= (((c >> i) & 1) as u64) << (lo & 63);
-                        }
-                        Container::from_words(&words, &mut scratch)
-                    })
-                    .collect();
+                let slices = words.iter().map(|w| Container::from_words(w, &mut scratch)).collect();
                 (key, Container::from_sorted(&lows), slices)
             })
             .collect();
@@ -219,5 +287,49 @@ impl Inner {
     /// (users ascending, keys) of the current non-null values.
     pub(super) fn pairs(&self) -> Vec<(u32, u64)> {
         self.ebm.iter().enumerate().map(|(i, u)| (u, self.values.key_at(self.codes.get(i) as usize))).collect()
+    }
+}
+
+#[cfg(test)]
+mod slice_tests {
+    use super::*;
+
+    fn bit(w: &Words, at: usize) -> u32 {
+        (w[at / 64] >> (at % 64) & 1) as u32
+    }
+
+    #[test]
+    fn slices_hold_every_code_bit_with_and_without_gaps() {
+        let mut state = 3u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 32) as u32
+        };
+        for bits in [1u32, 7, 32] {
+            let codes: Vec<u32> =
+                (0..WORDS * 64).map(|_| if bits == 32 { next() } else { next() % (1 << bits) }).collect();
+            let dense: Vec<u16> = (0..=u16::MAX).collect();
+            let mut ways = vec![slice_words(&dense, &codes, bits)];
+            let mut portable: Vec<Box<Words>> = (0..bits).map(|_| Box::new([0u64; WORDS])).collect();
+            transpose(&codes, &mut portable);
+            ways.push(portable);
+            for slices in &ways {
+                for (j, &c) in codes.iter().enumerate() {
+                    for (i, slice) in slices.iter().enumerate() {
+                        assert_eq!(bit(slice, j), c >> i & 1, "{bits} bits, user {j}, slice {i}");
+                    }
+                }
+            }
+            // Every third user: the path with gaps.
+            let lows: Vec<u16> = dense.iter().copied().step_by(3).collect();
+            let sparse_codes: Vec<u32> = codes.iter().copied().step_by(3).collect();
+            let slices = slice_words(&lows, &sparse_codes, bits);
+            for (i, slice) in slices.iter().enumerate() {
+                for at in 0..WORDS * 64 {
+                    let expected = if at % 3 == 0 { codes[at] >> i & 1 } else { 0 };
+                    assert_eq!(bit(slice, at), expected, "{bits} bits, user {at}, slice {i}");
+                }
+            }
+        }
     }
 }
