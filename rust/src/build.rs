@@ -291,6 +291,18 @@ pub fn bitmap_from_unsorted(ids: &[u32], max_id: u32, scratch: &mut Vec<u64>) ->
 /// A run-optimised bitmap from ids that may be unsorted (one call, no shared
 /// scratch).
 pub fn bitmap_from_ids(ids: &[u32]) -> Bitmap {
+    // Consecutive ascending ids (the users of a wide table numbered in
+    // order) are one range: no bitset to fill and convert.
+    if let (Some(&first), Some(&last)) = (ids.first(), ids.last()) {
+        if last >= first
+            && (last - first) as usize + 1 == ids.len()
+            && ids.par_windows(2).all(|pair| pair[0].checked_add(1) == Some(pair[1]))
+        {
+            let mut range = Bitmap::from_range(first..=last);
+            range.run_optimize();
+            return range;
+        }
+    }
     let max_id = ids.iter().copied().max().unwrap_or(0);
     bitmap_from_unsorted(ids, max_id, &mut Vec::new())
 }
@@ -300,6 +312,16 @@ mod tests {
     use super::*;
     use crate::ingest::NULL_CODE;
     use croaring::Portable;
+
+    #[test]
+    fn consecutive_ids_make_the_same_bitmap() {
+        for ids in [vec![7u32], (5..300_000).collect(), (0..=u16::MAX as u32 + 1).collect(), vec![3, 4, 6]] {
+            let expected = Bitmap::of(&ids);
+            assert_eq!(bitmap_from_ids(&ids), expected);
+        }
+        assert!(bitmap_from_ids(&[]).is_empty());
+        assert_eq!(bitmap_from_ids(&[u32::MAX - 1, u32::MAX]), Bitmap::of(&[u32::MAX - 1, u32::MAX]));
+    }
 
     #[test]
     fn groups_rows_by_code() {

@@ -432,7 +432,8 @@ impl Store {
         };
         let mut updated = Bitmap::new();
         for (value, users) in &values {
-            if let Some(user) = updated.and(users).minimum() {
+            // The intersection is only built to name the user in the error.
+            if let Some(user) = updated.intersect(users).then(|| updated.and(users).minimum()).flatten() {
                 return Err(Error::invalid(format!(
                     "attribute '{name}': user {} is given two values (one of them '{value}')",
                     self.universe.ids.describe(user)
