@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import uoseg
+import uoseg.datasets
 
 
 def test_entries_are_set_at_creation_or_later_and_saved(tmp_path: Path) -> None:
