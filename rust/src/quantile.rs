@@ -37,8 +37,8 @@ use rayon::prelude::*;
 
 use crate::error::Error;
 use crate::selection::{
-    canon_key, check_valid, chunk_len, from_key, gather, key, key_range, marked_slot, merge_runs, pass1, plan,
-    push_run, select_in, select_slots, single_keys, Binner, Runs, BLOCK, MARK, NO_SLOT, SMALL,
+    blockwise, canon_key, check_valid, chunk_len, from_key, gather, key, key_range, marked_slot, merge_runs, pass1,
+    plan, push_run, select_in, select_slots, single_keys, Binner, Runs, BLOCK, MARK, NO_SLOT, SMALL,
 };
 
 /// Largest integer `q` accepted (bounds allocations; pandas has no limit).
@@ -484,6 +484,26 @@ fn qcut_large(values: &[f64], probs: &[f64], duplicates: Duplicates) -> Result<B
         .map(|(out, xs)| {
             let mut local: Vec<Runs> = vec![Vec::new(); nslots];
             let mut pos = Vec::new();
+            if !blockwise() {
+                for (i, (o, &x)) in out.iter_mut().zip(xs).enumerate() {
+                    if x.is_nan() {
+                        *o = -1;
+                        continue;
+                    }
+                    let t = table[b.bin(canon_key(x))];
+                    if t >= -1 {
+                        *o = i64::from(t);
+                        continue;
+                    }
+                    let slot = (-2 - t) as usize;
+                    *o = MARK + slot as i64;
+                    push_run(&mut local[slot], key(x));
+                    if want_pos {
+                        pos.push((i as u32, x)); // chunks are < 2^32 long
+                    }
+                }
+                return (local, pos);
+            }
             let mut bins = [0u32; BLOCK];
             for (k, (out, xs)) in out.chunks_mut(BLOCK).zip(xs.chunks(BLOCK)).enumerate() {
                 // pass1 refused infinities: a special value here is a NaN.
