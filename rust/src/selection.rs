@@ -154,9 +154,10 @@ impl Binner {
                 return unsafe { bins_avx2(self, xs, out) };
             }
             // Baseline x86-64 has no 64-bit vector compares: vectorised with
-            // SSE2, the loop emulates each one in six steps and took W3 from
-            // 50 to 60 ms. Value by value (black_box keeps the compiler
-            // from vectorising) it costs what the per-value passes did.
+            // SSE2, the loop emulates each one in six steps (W3 went from 50
+            // to 60 ms). black_box keeps it value by value. W3's own passes
+            // do not come here without AVX2 (see `blockwise`); ntile and
+            // quantiles' gather do.
             let mut special = false;
             for (o, &x) in out.iter_mut().zip(xs) {
                 let x = std::hint::black_box(x);
