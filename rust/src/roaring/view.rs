@@ -281,11 +281,8 @@ pub fn sorted_ids_parallel(bitmap: &Bitmap) -> Vec<u32> {
                     });
                 }
                 Some(ContainerRef::Bitset(words)) => {
-                    scratch.clear();
-                    super::words::push_ids(words, base, scratch);
-                    dst.iter_mut().zip(scratch.iter()).for_each(|(d, &x)| {
-                        d.write(x);
-                    });
+                    // In place, up to the end of the task's part.
+                    super::words::write_ids(words, base, &mut part[at..], scratch);
                 }
                 Some(runs) => {
                     let mut k = 0;
