@@ -1,5 +1,5 @@
-"""The per-path run: W2 Q1 ids, W3 and W4 under each of uoseg's CPU paths, on
-the same data, in one run.
+"""The per-path run: W1 with the attributes indexed, W2 Q1 and Q2 ids, W3 and
+W4 under each of uoseg's CPU paths, on the same data, in one run.
 
 Usage::
 
@@ -28,9 +28,11 @@ from typing import Any
 import report
 
 HERE = Path(__file__).resolve().parent
-FILES = ("bench_w2_query.py", "bench_w3_qcut.py", "bench_w4_rfm.py")
-# pytest -k: W2's Q1 ids, every W3 and W4 benchmark, not the DSL variants.
-SELECTION = "(w2_q1_ids or w3_qcut or w4_rfm) and not dsl"
+FILES = ("bench_w1_build.py", "bench_w2_query.py", "bench_w3_qcut.py", "bench_w4_rfm.py")
+# pytest -k: W1 with the attributes indexed, W2's Q1 and Q2 ids, every W3 and
+# W4 benchmark, not the DSL variants: the workloads whose targets depend on
+# the CPU's vector instructions.
+SELECTION = "(w1_indexed or w2_q1_ids or w2_q2_ids or w3_qcut or w4_rfm) and not dsl"
 PATHS = ("native", "avx2", "scalar")
 
 

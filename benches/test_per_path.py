@@ -24,7 +24,13 @@ def test_per_path_times_each_path_and_the_baselines_once(
     assert tools["scalar"] == {"uoseg"}, "baselines run once, with the first path"
     table = capsys.readouterr().out
     for path in ("native", "scalar"):
-        for workload in ("W2 Q1 ids", "W3 qcut q=5", "W4 RFM"):
+        for workload in (
+            "W1 build, city, age and last_active_days indexed",
+            "W2 Q1 ids",
+            "W2 Q2 ids",
+            "W3 qcut q=5",
+            "W4 RFM",
+        ):
             assert f"{workload} [{path}]" in table
 
 
