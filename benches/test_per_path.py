@@ -16,18 +16,22 @@ def test_per_path_times_each_path_and_the_baselines_once(
     monkeypatch.setenv("UOSEG_BENCH_ROUNDS", "1")
     out = tmp_path / "runs.json"
     assert per_path.main(["--paths", "native,scalar", "--json", str(out)]) == 0
-    runs = json.loads(out.read_text(encoding="utf-8"))
+    written = json.loads(out.read_text(encoding="utf-8"))
+    runs = written["paths"]
     assert list(runs) == ["native", "scalar"]
     assert runs["scalar"]["machine_info"]["uoseg_cpu"]["paths"]["level"] == "scalar"
     tools = {p: {per_path.report.tool_of(b) for b in runs[p]["benchmarks"]} for p in runs}
-    assert {"uoseg", "pandas"} <= tools["native"]
-    assert tools["scalar"] == {"uoseg"}, "baselines run once, with the first path"
+    assert set(tools) == {"native", "scalar"}
+    assert all(t == {"uoseg", "uoseg_dsl"} for t in tools.values()), "each path times uoseg alone"
+    baselines = {per_path.report.tool_of(b) for b in written["baselines"]["benchmarks"]}
+    assert "pandas" in baselines and "uoseg" not in baselines, "the baselines run once, apart"
     table = capsys.readouterr().out
     for path in ("native", "scalar"):
         for workload in (
             "W1 build, city, age and last_active_days indexed",
             "W2 Q1 ids",
             "W2 Q2 ids",
+            "W2 Q2 ids (DSL)",
             "W3 qcut q=5",
             "W4 RFM",
         ):
