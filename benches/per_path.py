@@ -9,11 +9,10 @@ Usage::
 uoseg reads ``UOSEG_CPU`` once per process, so each path runs in a pytest
 process of its own, on the same seeded population. The baselines (pandas,
 NumPy, polars, DuckDB, pyroaring) do not depend on the path: they run once,
-first, in a process of their own. uoseg timed in the same process after them
-ran up to twice as slow and twice as unsteady as in a fresh one (their heaps
-and idle thread pools stay behind), which made whichever path ran with them
-look slower. The table has one row per workload and path, with each
-baseline's ratio to uoseg on that path (above 1 means uoseg is faster).
+first, in a process of their own, so that no path's timings depend on what
+the peers leave behind in a process (their heaps, their idle thread pools).
+The table has one row per workload and path, with each baseline's ratio to
+uoseg on that path (above 1 means uoseg is faster).
 """
 
 from __future__ import annotations
