@@ -39,9 +39,9 @@ N_TAGS = int(os.environ.get("UOSEG_BENCH_TAGS", "200"))
 HEAVY_ROUNDS = int(os.environ.get("UOSEG_BENCH_ROUNDS", "3"))
 # An untimed first call before the heavy rounds, for every tool: a process's
 # first call of a workload pays for fresh memory (on the virtual machines
-# these figures come from, the host backs it page by page: uoseg's first
-# qcut of 10 M values took 470 ms, the next ones 40-110 ms). Services repeat
-# their calls, so the steady state is what users see.
+# these figures come from, the host backs it page by page: the second qcut
+# of 10 M values in a process took 87-150 ms, later ones 31-40 ms). Services
+# repeat their calls, so the steady state is what users see.
 HEAVY_WARMUP = int(os.environ.get("UOSEG_BENCH_WARMUP", "1"))
 SEED = 42
 OVERLAP_TAGS = 50
