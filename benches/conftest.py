@@ -3,9 +3,8 @@
 The population size comes from ``UOSEG_BENCH_USERS`` (default 1_000_000 for
 the test-time smoke run; the reported figures use 10_000_000), the number of
 tags from ``UOSEG_BENCH_TAGS`` (default 200) and the rounds of the slow
-workloads from ``UOSEG_BENCH_ROUNDS`` (default 3), after ``UOSEG_BENCH_WARMUP``
-untimed calls (default 1). Every input is built once
-per session and only when a benchmark asks for it.
+workloads from ``UOSEG_BENCH_ROUNDS`` (at least; default 3, see :func:`run`).
+Every input is built once per session and only when a benchmark asks for it.
 
 uoseg is imported lazily: when it is not importable, or lacks a feature, the
 uoseg benchmarks skip and the baselines still run (and check each other).
@@ -21,6 +20,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, time
 from pathlib import Path
+from time import perf_counter
 from types import ModuleType
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -43,6 +43,12 @@ HEAVY_ROUNDS = int(os.environ.get("UOSEG_BENCH_ROUNDS", "3"))
 # of 10 M values in a process took 87-150 ms, later ones 31-40 ms). Services
 # repeat their calls, so the steady state is what users see.
 HEAVY_WARMUP = int(os.environ.get("UOSEG_BENCH_WARMUP", "1"))
+# Heavy workloads take as many rounds as fit in this many seconds, by the
+# untimed call's time (at least UOSEG_BENCH_ROUNDS, at most HEAVY_MAX_ROUNDS),
+# as pytest-benchmark's calibration does for the light ones: three rounds of
+# a 40 ms call gave a median that one slow round could move by half.
+HEAVY_BUDGET_S = float(os.environ.get("UOSEG_BENCH_HEAVY_SECONDS", "5"))
+HEAVY_MAX_ROUNDS = 15
 SEED = 42
 OVERLAP_TAGS = 50
 if N_TAGS < OVERLAP_TAGS:
@@ -75,17 +81,24 @@ sys.modules.setdefault("uoseg_bench", sys.modules[__name__])
 def run(benchmark: Any, tool: str, fn: Callable[..., T], *args: Any, heavy: bool = False) -> T:
     """Benchmark ``fn(*args)`` for ``tool`` and return its result.
 
-    ``heavy`` workloads (seconds per call at 10 M users) run a fixed
-    ``UOSEG_BENCH_ROUNDS`` instead of pytest-benchmark's calibration, which
-    would repeat a 50 s DuckDB pivot for minutes, after ``UOSEG_BENCH_WARMUP``
-    untimed calls.
+    ``heavy`` workloads (up to seconds per call at 10 M users) skip
+    pytest-benchmark's calibration, which would repeat a 50 s DuckDB pivot for
+    minutes: after ``UOSEG_BENCH_WARMUP`` untimed calls they run as many
+    rounds as fit in ``UOSEG_BENCH_HEAVY_SECONDS`` by the last untimed call's
+    time, at least ``UOSEG_BENCH_ROUNDS``.
     """
     benchmark.extra_info.update(tool=tool, users=N_USERS, tags=N_TAGS)
-    if heavy:
-        return benchmark.pedantic(
-            fn, args=args, rounds=HEAVY_ROUNDS, iterations=1, warmup_rounds=HEAVY_WARMUP
-        )
-    return benchmark(fn, *args)
+    if not heavy:
+        return benchmark(fn, *args)
+    rounds = HEAVY_ROUNDS
+    if not getattr(benchmark, "disabled", False) and HEAVY_WARMUP > 0:
+        for _ in range(HEAVY_WARMUP):
+            start = perf_counter()
+            fn(*args)
+            took = perf_counter() - start
+        fit = int(HEAVY_BUDGET_S / max(took, 1e-6))
+        rounds = max(HEAVY_ROUNDS, min(HEAVY_MAX_ROUNDS, fit))
+    return benchmark.pedantic(fn, args=args, rounds=rounds, iterations=1)
 
 
 def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, Any]) -> None:
