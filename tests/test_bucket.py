@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -174,3 +176,52 @@ def test_duplicate_edges_error_carries_the_edges() -> None:
     assert isinstance(info.value, ValueError)
     with pytest.raises(uoseg.DuplicateEdgesError):
         uoseg.ntile([1.0], 2)
+
+
+# --- NumPy input ------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(7, dtype=np.int8),
+        np.arange(7, dtype=np.uint16),
+        np.array([3, -1, 2**40], dtype=np.int64),
+        np.array([1, 2**64 - 1], dtype=np.uint64),
+        np.array([1.5, np.nan, -np.inf], dtype=np.float32),
+        np.array([0.1, np.nan, 2.5]),
+        np.arange(10.0)[::3],  # strided
+        np.arange(6.0).astype(">f8"),  # big-endian
+        np.array([True, False]),
+        np.array(["2026-01-01", "NaT"], dtype="datetime64[s]"),
+        np.array([], dtype=np.float64),
+    ],
+    ids=lambda v: f"{v.dtype.str}-{'contiguous' if v.flags.c_contiguous else 'strided'}",
+)
+def test_numpy_columns_read_as_pyarrow_reads_them(values: np.ndarray) -> None:
+    from uoseg._arrow import numpy_array
+
+    try:
+        expected = pa.array(values)
+    except pa.ArrowException as err:  # byte-swapped: refused the same way
+        with pytest.raises(type(err)):
+            numpy_array(values)
+        return
+    got = numpy_array(values)
+    assert got.type == expected.type
+    assert got.null_count == expected.null_count
+    np.testing.assert_array_equal(
+        got.to_numpy(zero_copy_only=False), expected.to_numpy(zero_copy_only=False)
+    )
+
+
+def test_a_first_qcut_of_numpy_values_does_not_import_pandas() -> None:
+    # pyarrow's pa.array imports pandas on its first call (0.3-1 s).
+    code = (
+        "import sys, numpy as np, uoseg\n"
+        "codes = uoseg.qcut(np.arange(100.0), 4)\n"
+        "assert codes.tolist() == [i // 25 for i in range(100)], codes\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
