@@ -303,12 +303,64 @@ enum Output {
 enum Part {
     Bitmap(Bitmap),
     Count(u64),
-    /// The keys of the non-empty chunks, their words and their counts.
-    Chunks {
-        keys: Vec<u16>,
-        words: Vec<Words>,
-        counts: Vec<u32>,
-    },
+    /// The non-empty chunks, held for [`ids`].
+    Chunks(Held),
+}
+
+/// Below this many ids a chunk's ids take less room than its words: such a
+/// chunk is held decoded.
+const HELD_AS_IDS_BELOW: u32 = (WORDS * 8 / 4) as u32;
+
+/// The non-empty chunks of a run, in key order, each held as its words or,
+/// when sparse, as its ids: at most 8 bytes an id however sparse the result
+/// (a uint32 store of hashed ids has 2^16 chunks of a few users each).
+#[derive(Default)]
+struct Held {
+    /// Key, id count, and where the chunk is held.
+    chunks: Vec<(u16, u32, Holding)>,
+    words: Vec<Words>,
+    ids: Vec<u32>,
+}
+
+/// Where a held chunk is: an index into [`Held::words`], or the start of
+/// its ids in [`Held::ids`].
+#[derive(Clone, Copy)]
+enum Holding {
+    Words(usize),
+    Ids(usize),
+}
+
+impl Held {
+    fn keep(&mut self, key: u16, r: &Words) {
+        let count = words::popcount(r);
+        let holding = if count < HELD_AS_IDS_BELOW {
+            let start = self.ids.len();
+            words::push_ids(r, u32::from(key) << 16, &mut self.ids);
+            Holding::Ids(start)
+        } else {
+            self.words.push(*r);
+            Holding::Words(self.words.len() - 1)
+        };
+        self.chunks.push((key, count, holding));
+    }
+
+    fn chunks(&self) -> impl Iterator<Item = Chunk<'_>> + '_ {
+        self.chunks.iter().map(|&(key, count, holding)| {
+            let count = count as usize;
+            let chunk = match holding {
+                Holding::Words(i) => Decoded::Words(&self.words[i]),
+                Holding::Ids(start) => Decoded::Ids(&self.ids[start..start + count]),
+            };
+            (key, chunk, count)
+        })
+    }
+}
+
+/// A held chunk's users: words to decode, or ids already decoded.
+#[derive(Clone, Copy)]
+enum Decoded<'a> {
+    Words(&'a Words),
+    Ids(&'a [u32]),
 }
 
 /// The users of `plan`, evaluated fused; `None` when there is nothing to fuse
@@ -338,8 +390,9 @@ pub fn count(plan: &Plan, executor: &mut Executor<'_>) -> Option<u64> {
 /// long as the query itself); `None` as for [`evaluate`].
 ///
 /// Two parallel passes: the first evaluates every chunk and keeps the
-/// non-empty ones (8 KB each, 1.2 MB at 10 M users) with their counts; the
-/// second decodes them in place, each task into its own slice of the output.
+/// non-empty ones with their counts (8 KB of words each, 1.2 MB at 10 M
+/// users; sparse ones as their ids); the second decodes them in place, each
+/// task into its own slice of the output.
 /// Decoding into per-thread vectors and joining them copied every id once
 /// or twice more (a tenth of W2 Q1's ids on AVX2).
 pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
@@ -347,9 +400,7 @@ pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
     let chunks: Vec<Chunk<'_>> = parts
         .iter()
         .filter_map(|p| match p {
-            Part::Chunks { keys, words, counts } => {
-                Some(keys.iter().zip(words).zip(counts).map(|((&key, w), &count)| (key, w, count as usize)))
-            }
+            Part::Chunks(held) => Some(held.chunks()),
             Part::Bitmap(_) | Part::Count(_) => None,
         })
         .flatten()
@@ -370,11 +421,20 @@ pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
     }
     let decode = |scratch: &mut Vec<u32>, (chunks, part): (&[Chunk<'_>], &mut [std::mem::MaybeUninit<u32>])| {
         let mut at = 0;
-        for &(key, w, count) in chunks {
-            // In place, up to the end of the task's slice.
-            let written = words::write_ids(w, u32::from(key) << 16, &mut part[at..], scratch);
-            debug_assert_eq!(written, count);
-            at += written;
+        for &(key, chunk, count) in chunks {
+            match chunk {
+                Decoded::Words(w) => {
+                    // In place, up to the end of the task's slice.
+                    let written = words::write_ids(w, u32::from(key) << 16, &mut part[at..], scratch);
+                    debug_assert_eq!(written, count);
+                }
+                Decoded::Ids(ids) => {
+                    for (slot, &id) in part[at..at + count].iter_mut().zip(ids) {
+                        slot.write(id);
+                    }
+                }
+            }
+            at += count;
         }
     };
     if total < PARALLEL_MIN_IDS {
@@ -389,8 +449,8 @@ pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
     Some(out)
 }
 
-/// A non-empty evaluated chunk: its key, its words and how many users it holds.
-type Chunk<'a> = (u16, &'a Words, usize);
+/// A non-empty evaluated chunk: its key, its users and how many they are.
+type Chunk<'a> = (u16, Decoded<'a>, usize);
 
 fn execute(plan: &Plan, executor: &mut Executor<'_>, output: Output) -> Option<Vec<Part>> {
     if plan.is_leaf() || plan_is_leaf_segment(plan) {
@@ -419,16 +479,13 @@ fn execute(plan: &Plan, executor: &mut Executor<'_>, output: Output) -> Option<V
                 return Some(Part::Count(total));
             }
             Output::Chunks => {
-                let (mut found, mut counts) = (Vec::new(), Vec::new());
-                let mut words = Vec::with_capacity(keys.len());
+                let mut held = Held::default();
                 for &key in keys {
                     if root.eval(key, &mut r, &mut spare) {
-                        found.push(key);
-                        counts.push(words::popcount(&r));
-                        words.push(*r);
+                        held.keep(key, &r);
                     }
                 }
-                return Some(Part::Chunks { keys: found, words, counts });
+                return Some(Part::Chunks(held));
             }
             Output::Bitmap => {}
         }
@@ -494,5 +551,30 @@ mod tests {
             let bitmap = evaluate(&plan, &mut Executor::new(&universe)).expect("fusable");
             assert_eq!(bitmap.to_vec(), expected, "{users} users");
         }
+    }
+
+    /// Ids spread over the whole id space (a uint32 store of hashed ids):
+    /// every chunk holds a few users, and they are held as ids, not words.
+    #[test]
+    fn sparse_chunks_are_held_as_ids() {
+        let spread = |step: u32, offset: u32| -> Bitmap { (offset..u32::MAX - 4096).step_by(step as usize).collect() };
+        let universe = Arc::new(spread(1999, 0));
+        let plan = Plan::Or(vec![leaf("a", spread(3 * 1999, 0)), leaf("b", spread(5 * 1999, 1999))]);
+        let expected = Executor::new(&universe).run(&plan).0.to_vec();
+        assert!(expected.len() > 500_000);
+        let got = ids(&plan, &mut Executor::new(&universe)).expect("fusable");
+        assert!(got == expected);
+
+        let mut held = Held::default();
+        let mut w = Box::new([0u64; WORDS]);
+        w[3] = 0b1011;
+        held.keep(7, &w);
+        assert!(held.words.is_empty());
+        assert_eq!(held.ids, [(7 << 16) + 192, (7 << 16) + 193, (7 << 16) + 195]);
+        w.fill(u64::MAX);
+        held.keep(9, &w);
+        assert_eq!(held.words.len(), 1);
+        let counts: Vec<usize> = held.chunks().map(|c| c.2).collect();
+        assert_eq!(counts, [3, 1 << 16]);
     }
 }
