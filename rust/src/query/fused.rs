@@ -295,7 +295,7 @@ impl<'p> Op<'p> {
 enum Output {
     Bitmap,
     Count,
-    /// The non-empty chunks' words, for [`ids`].
+    /// The non-empty chunks, held for [`ids`].
     Chunks,
 }
 
@@ -369,7 +369,7 @@ enum Decoded<'a> {
 pub fn evaluate(plan: &Plan, executor: &mut Executor<'_>) -> Option<Bitmap> {
     let mut parts = execute(plan, executor, Output::Bitmap)?.into_iter().filter_map(|p| match p {
         Part::Bitmap(b) => Some(b),
-        Part::Count(_) | Part::Chunks { .. } => None,
+        Part::Count(_) | Part::Chunks(_) => None,
     });
     let mut result = parts.next().unwrap_or_default();
     for part in parts {
