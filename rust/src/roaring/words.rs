@@ -385,7 +385,9 @@ pub fn push_ids(w: &Words, base: u32, out: &mut Vec<u32>) {
         }
         return;
     }
-    decode(w, out, base, |base, bit| base + bit)
+    // Wrapping: `decode` also computes the values past a word's last bit
+    // (bit 64), which overflow in the top chunk's last word (and are cut).
+    decode(w, out, base, |base, bit| base.wrapping_add(bit))
 }
 
 /// Values past the last id that [`write_ids`] may overwrite when its
