@@ -335,15 +335,8 @@ mod tests {
 
     #[test]
     fn dense_and_sparse_paths_agree() {
-        let mut x = 12345u64;
-        let ids: Vec<u32> = (0..200_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 300_000) as u32
-            })
-            .collect();
+        let mut random = crate::test_random::Rng::new(12345);
+        let ids: Vec<u32> = (0..200_000).map(|_| random.below(300_000) as u32).collect();
         let dense = bitmap_from_unsorted(&ids, 300_000, &mut Vec::new());
         let mut sorted = ids.clone();
         sorted.sort_unstable();
@@ -369,14 +362,9 @@ mod tests {
         out
     }
 
-    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed | 1;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
+    fn draws(seed: u64) -> impl FnMut() -> u64 {
+        let mut random = crate::test_random::Rng::new(seed);
+        move || random.next()
     }
 
     /// `map` holds exactly `ids` (sorted) in the containers `run_optimize` picks.
@@ -398,7 +386,7 @@ mod tests {
 
     #[test]
     fn matches_sort_reference() {
-        let mut next = xorshift(7);
+        let mut next = draws(7);
         // Dense and sparse codes, blocks of every kind, duplicates, skipped rows.
         for (rows, max_user, n_codes) in
             [(300_000, 200_000, 7), (100_000, 70_000_000, 5), (50_000, 4_000_000_000, 3), (20_000, 1_000, 40)]
@@ -440,7 +428,7 @@ mod tests {
 
     #[test]
     fn many_codes() {
-        let mut next = xorshift(11);
+        let mut next = draws(11);
         let n_codes = 100_000;
         let users: Vec<u32> = (0..400_000).map(|_| (next() % 1_000_000) as u32).collect();
         let codes: Vec<u32> = (0..400_000).map(|_| (next() % n_codes as u64) as u32).collect();
@@ -502,7 +490,7 @@ mod tests {
         use arrow_array::types::{Int8Type, UInt16Type};
         use arrow_array::{ArrayRef, DictionaryArray, LargeStringArray, StringArray, StringViewArray};
         use std::sync::Arc;
-        let mut next = xorshift(3);
+        let mut next = draws(3);
         // Short and long values, the empty string, NUL bytes, 8 and 9 bytes, non-ASCII.
         let pool: Vec<String> = [
             "",
@@ -562,7 +550,7 @@ mod tests {
     /// the sort reference.
     fn assert_groups(chunks: &[arrow_array::ArrayRef], seed: u64, narrow: bool) {
         let rows: usize = chunks.iter().map(|c| c.len()).sum();
-        let mut next = xorshift(seed);
+        let mut next = draws(seed);
         let users: Vec<u32> = (0..rows).map(|_| (next() % 300_000) as u32).collect();
         let codes = crate::ingest::encode_for_bitmaps(chunks, "c").unwrap();
         assert_eq!(matches!(codes.repr, GroupRepr::Narrow { .. }), narrow);
@@ -583,7 +571,7 @@ mod tests {
         use arrow_array::types::Int16Type;
         use arrow_array::{ArrayRef, DictionaryArray, LargeStringArray, StringArray, StringViewArray};
         use std::sync::Arc;
-        let mut next = xorshift(9);
+        let mut next = draws(9);
         let names: Vec<String> = (0..400).map(|i| format!("t{i}")).chain(["a longer tag name".into()]).collect();
         let mut column = |n: usize, distinct: usize, null_every: u64| -> Vec<Option<String>> {
             (0..n)
@@ -644,13 +632,7 @@ mod tests {
     /// 10 M), 200 tags, tag `i` holding each user with probability
     /// `max(0.001, 0.5 / (i + 1)^0.8)`, rows shuffled. Returns (users, tags).
     fn w1_data(n: u32, seed: u64) -> (arrow_array::UInt32Array, arrow_array::StringArray) {
-        let mut x = seed | 1;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = draws(seed);
         let mut rows: Vec<u64> = Vec::new();
         for tag in 0..200u64 {
             let p = (0.5 / ((tag + 1) as f64).powf(0.8)).max(0.001);

@@ -945,13 +945,8 @@ mod tests {
     /// Every single-byte change of valid encodings decodes or errs; none panics.
     #[test]
     fn corrupted_bytes_never_panic() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut random = crate::test_random::Rng::new(0x2545_F491_4F6C_DD1D);
+        let mut next = || random.next();
         let doris = samples().into_iter().map(|b| (b, true));
         for (bytes, is_doris) in doris.chain(clickhouse_samples().into_iter().map(|b| (b, false))) {
             for at in 0..bytes.len().min(200) {

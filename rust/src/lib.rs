@@ -67,5 +67,7 @@ pub mod user_codes;
 
 #[cfg(feature = "python")]
 mod py;
+#[cfg(test)]
+mod test_random;
 
 pub use error::{Error, Result};

@@ -300,11 +300,8 @@ mod slice_tests {
 
     #[test]
     fn slices_hold_every_code_bit_with_and_without_gaps() {
-        let mut state = 3u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 32) as u32
-        };
+        let mut random = crate::test_random::Rng::new(3);
+        let mut next = move || random.next_u32();
         for bits in [1u32, 7, 32] {
             let codes: Vec<u32> =
                 (0..WORDS * 64).map(|_| if bits == 32 { next() } else { next() % (1 << bits) }).collect();

@@ -3,26 +3,7 @@
 use super::*;
 use std::collections::BTreeMap;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
-    }
-}
+use crate::test_random::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Val {
@@ -142,7 +123,7 @@ fn gen_int_column(rng: &mut Rng, mode: u32) -> (Vec<u32>, Vec<i64>, Vec<bool>) {
             0 => rng.below(11) as i64 - 5, // many ties
             1 => {
                 if rng.below(50) == 0 {
-                    rng.pick(&SPECIAL_INTS)
+                    *rng.pick(&SPECIAL_INTS)
                 } else {
                     rng.below(100_000) as i64 - 50_000
                 }
@@ -161,7 +142,7 @@ fn gen_float_column(rng: &mut Rng, mode: u32) -> (Vec<u32>, Vec<f64>, Vec<bool>)
         .map(|&u| match mode {
             0 => (rng.below(21) as f64 - 10.0) * 0.5, // ties, halves
             1 => match rng.below(40) {
-                0 => rng.pick(&SPECIAL_FLOATS),
+                0 => *rng.pick(&SPECIAL_FLOATS),
                 1 => f64::NAN,
                 _ => (rng.unit() * 8.0).exp() - 20.0,
             },
@@ -208,7 +189,7 @@ fn constants(rng: &mut Rng, o: &Oracle) -> Vec<Scalar> {
         if existing.is_empty() {
             break;
         }
-        let v = rng.pick(&existing);
+        let v = *rng.pick(&existing);
         let c = match (v, rng.below(6)) {
             (Val::I(x), 0) => Scalar::Int(x),
             (Val::I(x), 1) => Scalar::Float(x as f64),
@@ -250,7 +231,7 @@ fn check_queries(col: &NumericColumn, o: &Oracle, rng: &mut Rng, rounds: usize) 
         assert_eq!(ne, ne_expect, "not_equals {c:?}");
     }
     for _ in 0..rounds {
-        let bound = |rng: &mut Rng| (rng.below(6) != 0).then(|| (rng.pick(&consts), rng.below(2) == 0));
+        let bound = |rng: &mut Rng| (rng.below(6) != 0).then(|| (*rng.pick(&consts), rng.below(2) == 0));
         let low = bound(rng);
         let high = bound(rng);
         let got = col.range(low, high).to_vec();
@@ -377,7 +358,7 @@ fn check_roundtrip(col: &NumericColumn, o: &Oracle, rng: &mut Rng) {
 
 #[test]
 fn int_columns_match_brute_force() {
-    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut rng = Rng::new(0x1234_5678_9ABC_DEF1);
     for mode in 0..3 {
         let (users, values, valid) = gen_int_column(&mut rng, mode);
         let col = NumericColumn::from_ints(&users, &values, Some(&valid)).unwrap();
@@ -397,7 +378,7 @@ fn int_columns_match_brute_force() {
 
 #[test]
 fn float_columns_match_brute_force() {
-    let mut rng = Rng(0xDEAD_BEEF_1234_5679);
+    let mut rng = Rng::new(0xDEAD_BEEF_1234_5679);
     for mode in 0..3 {
         let (users, values, valid) = gen_float_column(&mut rng, mode);
         let col = NumericColumn::from_floats(&users, &values, Some(&valid)).unwrap();
@@ -413,7 +394,7 @@ fn float_columns_match_brute_force() {
 #[test]
 fn high_cardinality_uses_direct_stats() {
     // > HISTOGRAM_MAX distinct values exercises the non-histogram stats path.
-    let mut rng = Rng(77);
+    let mut rng = Rng::new(77);
     let users: Vec<u32> = (0..150_000u32).map(|u| u * 3).collect();
     let ints: Vec<i64> = users.iter().map(|_| rng.next() as i64 >> rng.below(50)).collect();
     let col = NumericColumn::from_ints(&users, &ints, None).unwrap();
@@ -536,7 +517,7 @@ fn input_errors() {
 
 #[test]
 fn updates_set_add_and_clear() {
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     let (users, values, valid) = gen_int_column(&mut rng, 1);
     let mut col = NumericColumn::from_ints(&users, &values, Some(&valid)).unwrap();
     let vals: Vec<Val> = values.iter().map(|&v| Val::I(v)).collect();
@@ -569,7 +550,7 @@ fn updates_set_add_and_clear() {
 
 #[test]
 fn portable_format_interoperates_with_croaring() {
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     for case in 0..40 {
         let mut ids: Vec<u32> = Vec::new();
         for chunk in 0..1 + rng.below(5) as u32 {
@@ -606,7 +587,7 @@ fn ascending_users_with_every_value_match_brute_force() {
     // The parallel path of collect_input: users ascend and no row is null
     // (valid absent or all true). NaNs in the float mode send it back to the
     // one-thread path; either way the column must match the oracle.
-    let mut rng = Rng(0x0DDB_A11C_0FFE_E123);
+    let mut rng = Rng::new(0x0DDB_A11C_0FFE_E123);
     for mode in 0..3 {
         let (users, values, _) = gen_int_column(&mut rng, mode);
         let mut rows: Vec<(u32, i64)> = users.into_iter().zip(values).collect();

@@ -528,11 +528,8 @@ mod tests {
     /// ids go through the scratch) and results too small to split.
     #[test]
     fn ids_equal_the_evaluated_bitmap() {
-        let mut state = 3u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
+        let mut random = crate::test_random::Rng::new(3);
+        let mut next = move || random.next_u32();
         for users in [5_000u32, 300_000, 3_000_000] {
             let universe = Arc::new(Bitmap::from_range(0..users));
             // Per chunk a different density, some chunks left empty.

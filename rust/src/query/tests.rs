@@ -699,27 +699,18 @@ fn civil_date_arithmetic() {
 
 // ---------------------------------------------------------------- random
 
-/// xorshift64*: deterministic, no crates.
-struct Rng(u64);
+use crate::test_random::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
+/// What the query tests draw beyond plain numbers.
+trait Draw {
+    fn range_i64(&mut self, lo: i64, hi: i64) -> i64;
+    fn any_char(&mut self) -> char;
+    fn any_string(&mut self, max: u64) -> String;
+}
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
+impl Draw for Rng {
     fn range_i64(&mut self, lo: i64, hi: i64) -> i64 {
         lo + (self.next() % ((hi - lo) as u64 + 1)) as i64
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
     }
 
     fn any_char(&mut self) -> char {
@@ -874,7 +865,7 @@ fn gen_expr(rng: &mut Rng, depth: u32) -> Expr {
 
 #[test]
 fn random_trees_round_trip() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for i in 0..5000 {
         let e = gen_expr(&mut rng, 1 + (i % 6));
         let text = e.to_string();
@@ -904,7 +895,7 @@ fn fuzz_one(text: &str) {
 
 #[test]
 fn random_garbage_never_panics() {
-    let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+    let mut rng = Rng::new(0xDEAD_BEEF_CAFE_F00D);
     // Raw bytes (lossily decoded).
     for _ in 0..3000 {
         let n = rng.below(80) as usize;

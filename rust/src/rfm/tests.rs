@@ -121,13 +121,8 @@ fn in_parts<T: Tally>(log: &Log<'_>, width: usize, parts: usize, keys: &[u32]) -
 /// merged, give the single-part result, with narrow and wide slots alike.
 #[test]
 fn parts_merge_into_the_single_table_result() {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n
-    };
+    let mut random = crate::test_random::Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut next = move |n: u64| random.below(n);
     let day = MICROS_PER_DAY;
     for round in 0..20 {
         let rows = 1 + next(3000) as usize;

@@ -651,11 +651,8 @@ mod tests {
 
     #[test]
     fn arrays_of_every_length_combine_as_sets() {
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) as u16
-        };
+        let mut random = crate::test_random::Rng::new(7);
+        let mut next = move || (random.next_u32() >> 16) as u16;
         let mut start = Box::new([0u64; WORDS]);
         for x in start.iter_mut() {
             *x = u64::from(next()) << 48 | u64::from(next()) << 16 | u64::from(next()) >> 3;
@@ -692,11 +689,8 @@ mod tests {
 
     #[test]
     fn decoding_gives_every_set_bit_in_order_at_any_density() {
-        let mut state = 1u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            state
-        };
+        let mut random = crate::test_random::Rng::new(1);
+        let mut next = move || random.next();
         for density in [0u32, 1, 3, 8, 12, 16, 32, 64] {
             let mut w = Box::new([0u64; WORDS]);
             for x in w.iter_mut() {
@@ -741,11 +735,8 @@ mod tests {
     /// give every id once, in order, and nothing past the last is touched.
     #[test]
     fn ids_written_in_place_tile_a_buffer() {
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (state >> 33) as u32
-        };
+        let mut random = crate::test_random::Rng::new(7);
+        let mut next = move || random.next_u32();
         let chunks: Vec<Box<Words>> = [40u32, 1, 0, 64, 5, 30, 2]
             .iter()
             .map(|&density| {
