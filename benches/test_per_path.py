@@ -34,6 +34,9 @@ def test_per_path_times_each_path_and_the_baselines_once(
             "W2 Q2 ids (DSL)",
             "W3 qcut q=5",
             "W4 RFM",
+            "W5 overlap",
+            "W6 split",
+            "W6 readout of the three arms",
         ):
             assert f"{workload} [{path}]" in table
 
