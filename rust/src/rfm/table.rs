@@ -11,6 +11,7 @@ use arrow_array::{
     ArrayRef, Decimal128Array, DictionaryArray, Float64Array, Int16Array, Int64Array, Int8Array, RecordBatch,
     StringArray, UInt32Array, UInt64Array,
 };
+use arrow_buffer::{Buffer, ScalarBuffer};
 use arrow_schema::{Field, Schema};
 
 use super::{CustomerIds, Monetary, Scored};
@@ -53,8 +54,12 @@ pub fn scored_table(scored: Scored, segment_names: Option<&[String]>) -> Result<
             scores.r.iter().zip(&scores.f).zip(&scores.m).map(|((r, f), m)| format!("{r}-{f}-{m}")),
         )) as ArrayRef,
     };
-    // Scores are 1..=100: their bytes read the same as int8.
-    let int8 = |v: Vec<u8>| Arc::new(Int8Array::from_iter_values(v.into_iter().map(|x| x as i8))) as ArrayRef;
+    // Scores are 1..=100: their bytes read the same as int8, so the arrays
+    // take the score vectors' memory as it is.
+    let int8 = |v: Vec<u8>| {
+        let len = v.len();
+        Arc::new(Int8Array::new(ScalarBuffer::new(Buffer::from_vec(v), 0, len), None)) as ArrayRef
+    };
     columns.push(("r", int8(scores.r)));
     columns.push(("f", int8(scores.f)));
     columns.push(("m", int8(scores.m)));
