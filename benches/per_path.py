@@ -1,5 +1,6 @@
 """The per-path run: W1 with the attributes indexed, W2 Q1 and Q2 ids, W3, W4,
-W5 and W6 under each of uoseg's CPU paths, on the same data, in one run.
+W5, W6 and range audiences under each of uoseg's CPU paths, on the same
+data, in one run.
 
 Usage::
 
@@ -37,15 +38,19 @@ FILES = (
     "bench_w4_rfm.py",
     "bench_w5_overlap.py",
     "bench_w6_split.py",
+    "bench_dsl.py",
 )
 # pytest -k: the workloads whose targets depend on the CPU's vector
 # instructions. W1 with the attributes indexed, W2's Q1 ids, every W3 and W4
 # benchmark, W2's Q2 ids also through the DSL (its target is the DSL's), the
-# W5 overlap (popcounts), and the W6 split (hashing) with its readout. W7's
-# memory is the same bytes on every path.
+# W5 overlap (popcounts), the W6 split (hashing) with its readout, and
+# range audiences' ids (bit-sliced ranges, then ids). W7's memory is the same
+# bytes on every path.
+# (-k also matches module names: bench_dsl.py's range test stands outside
+# the `not dsl` that drops the other workloads' DSL variants.)
 SELECTION = (
     "((w1_indexed or w2_q1_ids or w3_qcut or w4_rfm or w5_overlap or w6_split or w6_readout)"
-    " and not dsl) or w2_q2_ids"
+    " and not dsl) or w2_q2_ids or range_ids"
 )
 # uoseg's tools in the benchmark JSON, and what their rows add to the workload.
 UOSEG_TOOLS = {"uoseg": "", "uoseg_dsl": " (DSL)"}

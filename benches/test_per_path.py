@@ -37,6 +37,7 @@ def test_per_path_times_each_path_and_the_baselines_once(
             "W5 overlap",
             "W6 split",
             "W6 readout of the three arms",
+            "range audience ids: age BETWEEN 25 AND 35",
         ):
             assert f"{workload} [{path}]" in table
 
