@@ -1,7 +1,8 @@
-"""Every instruction-set path gives the same answers (``UOSEG_CPU``).
+"""Every instruction-set path gives the same answers (``UOSEG_CPU``, and
+``uoseg.set_cpu_paths`` at run time).
 
-Each path runs in its own interpreter, since the setting is read once per
-process; the answers are compared with each other and with plain Python.
+Each path runs in its own interpreter, as ``UOSEG_CPU`` sets it; the answers
+are compared with each other and with plain Python.
 """
 
 from __future__ import annotations
@@ -149,3 +150,35 @@ def test_an_unknown_path_warns_and_runs_natively() -> None:
     )
     assert out.stdout.strip() == "native"
     assert "UOSEG_CPU" in out.stderr and "sse9" in out.stderr
+
+
+def test_a_path_set_at_run_time_gives_that_path_s_answers(
+    answers: dict[str, dict[str, object]],
+) -> None:
+    # The process starts native and switches before its work, as benches do.
+    program = 'import uoseg; uoseg.set_cpu_paths("scalar")\n' + PROGRAM
+    out = subprocess.run(
+        [sys.executable, "-c", program],
+        env=dict(os.environ, UOSEG_CPU="native"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout) == answers["scalar"]
+
+
+def test_set_cpu_paths_switches_and_restores_the_level() -> None:
+    start = uoseg.cpu_paths()
+    try:
+        assert uoseg.set_cpu_paths("Scalar") == start[0]
+        assert uoseg.cpu_paths()[:2] == ("scalar", [])
+        assert uoseg.set_cpu_paths("avx2") == "scalar"
+        level, used, _ = uoseg.cpu_paths()
+        assert level == "avx2" and not any(f.startswith("avx512") for f in used)
+        with pytest.raises(uoseg.InvalidInputError, match="sse9") as caught:
+            uoseg.set_cpu_paths("sse9")
+        assert isinstance(caught.value, ValueError)
+        assert uoseg.cpu_paths()[0] == "avx2"  # a refused name changes nothing
+    finally:
+        uoseg.set_cpu_paths(None)
+    assert uoseg.cpu_paths() == start

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings as _warnings
 
 from . import playbooks, plot
-from ._core import Audience, cpu_paths, intersection, num_threads, union
+from ._core import Audience, cpu_paths, intersection, num_threads, set_cpu_paths, union
 from ._core import __version__ as __version__
 from ._core import thread_setting_problem as _thread_setting_problem
 from ._store import Explain, StoreDescription, TagStore
@@ -102,6 +102,7 @@ __all__ = [
     "readout",
     "rfm",
     "segment",
+    "set_cpu_paths",
     "split",
     "srm",
     "stratified_sample",

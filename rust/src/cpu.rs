@@ -12,9 +12,12 @@
 //!   Intel before Ice Lake;
 //! - `scalar`: baseline code only, as any other target (aarch64) runs it.
 //!
+//! [`set_level`] changes the level at run time (`uoseg.set_cpu_paths`).
+//!
 //! uoseg uses no PDEP or PEXT (microcoded on AMD before Zen 3); BMI2 is used
 //! for BZHI only, which is fast everywhere.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 /// A forced ceiling on the instruction sets used.
@@ -28,13 +31,28 @@ pub enum Level {
 impl Level {
     /// `UOSEG_CPU`'s value; anything unknown is `Native`, with the reason.
     pub fn parse(value: Option<&str>) -> (Level, Option<String>) {
-        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("") | Some("native") | Some("auto") => (Level::Native, None),
-            Some("avx2") => (Level::Avx2, None),
-            Some("scalar") | Some("portable") => (Level::Scalar, None),
-            Some(other) => {
-                (Level::Native, Some(format!("UOSEG_CPU={other:?} is not one of native, avx2, scalar; using native")))
-            }
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => (Level::Native, None),
+            Some(name) => match Level::from_name(name) {
+                Some(level) => (level, None),
+                None => (
+                    Level::Native,
+                    Some(format!(
+                        "UOSEG_CPU={:?} is not one of native, avx2, scalar; using native",
+                        name.to_ascii_lowercase()
+                    )),
+                ),
+            },
+        }
+    }
+
+    /// A level by name (any case; `auto` is `native`, `portable` is `scalar`).
+    pub fn from_name(name: &str) -> Option<Level> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "native" | "auto" => Some(Level::Native),
+            "avx2" => Some(Level::Avx2),
+            "scalar" | "portable" => Some(Level::Scalar),
+            _ => None,
         }
     }
 
@@ -111,9 +129,10 @@ impl Features {
     }
 }
 
+/// What the environment asked for, read once.
 struct Setting {
     level: Level,
-    features: Features,
+    detected: Features,
     problem: Option<String>,
 }
 
@@ -121,13 +140,40 @@ fn setting() -> &'static Setting {
     static SETTING: OnceLock<Setting> = OnceLock::new();
     SETTING.get_or_init(|| {
         let (level, problem) = Level::parse(std::env::var("UOSEG_CPU").ok().as_deref());
-        Setting { level, features: Features::detected().capped(level), problem }
+        Setting { level, detected: Features::detected(), problem }
     })
 }
 
-/// The `UOSEG_CPU` level of this process (read once).
+/// A level set at run time over `UOSEG_CPU`'s (0: none, else 1 + the level).
+static FORCED: AtomicU8 = AtomicU8::new(0);
+
+/// The level kernels run at: one set with [`set_level`], else `UOSEG_CPU`'s.
 pub fn level() -> Level {
-    setting().level
+    match FORCED.load(Ordering::Relaxed) {
+        1 => Level::Scalar,
+        2 => Level::Avx2,
+        3 => Level::Native,
+        _ => setting().level,
+    }
+}
+
+/// Sets the level of the whole process from now on (`None`: back to
+/// `UOSEG_CPU`'s); returns the level before. Benchmarks time every path in
+/// one process this way, with the baselines minutes rather than a whole run
+/// apart.
+///
+/// Safe at any moment: a kernel that already chose a faster path finishes on
+/// it (the CPU has those instructions), and every path gives the same answers.
+pub fn set_level(level: Option<Level>) -> Level {
+    let before = self::level();
+    let code = match level {
+        None => 0,
+        Some(Level::Scalar) => 1,
+        Some(Level::Avx2) => 2,
+        Some(Level::Native) => 3,
+    };
+    FORCED.store(code, Ordering::Relaxed);
+    before
 }
 
 /// Why `UOSEG_CPU` was not taken as it is, if it was not.
@@ -135,9 +181,10 @@ pub fn problem() -> Option<&'static str> {
     setting().problem.as_deref()
 }
 
-/// The features kernels may use in this process.
+/// The features kernels may use now.
+#[inline]
 pub fn features() -> Features {
-    setting().features
+    setting().detected.capped(level())
 }
 
 #[inline]
@@ -197,5 +244,23 @@ mod tests {
         assert!(!all.capped(Level::Avx2).avx512_dq && !all.capped(Level::Avx2).avx512_vbmi2);
         assert_eq!(all.capped(Level::Scalar), Features::default());
         assert!(all.capped(Level::Scalar).names().is_empty());
+        assert_eq!(Level::from_name("Portable"), Some(Level::Scalar));
+        assert_eq!(Level::from_name("avx512"), None);
+    }
+
+    #[test]
+    fn the_level_set_at_run_time_caps_the_features() {
+        let before = set_level(Some(Level::Scalar));
+        assert_eq!(level(), Level::Scalar);
+        assert_eq!(features(), Features::default());
+        assert_eq!(set_level(Some(Level::Avx2)), Level::Scalar);
+        assert!(!features().avx512_dq && !features().avx512_popcnt && !features().avx512_vbmi2);
+        assert_eq!(features().avx2, Features::detected().avx2);
+        set_level(None);
+        assert_eq!(level(), setting().level);
+        // Other tests run meanwhile: leave the process as it was.
+        if before != setting().level {
+            set_level(Some(before));
+        }
     }
 }

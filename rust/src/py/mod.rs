@@ -56,6 +56,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(thread_setting_problem, m)?)?;
     m.add_function(wrap_pyfunction!(cpu_paths, m)?)?;
+    m.add_function(wrap_pyfunction!(set_cpu_paths, m)?)?;
     m.add_function(wrap_pyfunction!(canonical, m)?)?;
     m.add_function(wrap_pyfunction!(lint, m)?)?;
     m.add_function(wrap_pyfunction!(bucket::qcut, m)?)?;
@@ -86,6 +87,20 @@ fn thread_setting_problem() -> Option<String> {
 #[pyfunction]
 fn cpu_paths() -> (&'static str, Vec<&'static str>, Option<&'static str>) {
     (crate::cpu::level().name(), crate::cpu::features().names(), crate::cpu::problem())
+}
+
+/// Sets the instruction-set level of this process from now on, over
+/// `UOSEG_CPU` (`None`: back to the variable's); returns the level before.
+#[pyfunction]
+#[pyo3(signature = (level))]
+fn set_cpu_paths(level: Option<&str>) -> PyResult<&'static str> {
+    let level = match level {
+        None => None,
+        Some(name) => Some(crate::cpu::Level::from_name(name).ok_or_else(|| {
+            crate::error::Error::invalid(format!("CPU level {name:?} is not one of native, avx2, scalar"))
+        })?),
+    };
+    Ok(crate::cpu::set_level(level).name())
 }
 
 /// Static findings about a query without a store (see `PyStore::lint`).
