@@ -111,8 +111,69 @@ def pytest_benchmark_update_machine_info(config: Any, machine_info: dict[str, An
 
         level, used, _ = uoseg.cpu_paths()
         machine_info["uoseg_cpu"]["paths"] = {"level": level, "used": used}
+        by_path = {}
+        for path in cpu_paths_option(config):
+            uoseg.set_cpu_paths(path)
+            level, used, _ = uoseg.cpu_paths()
+            by_path[path] = {"level": level, "used": used}
+        uoseg.set_cpu_paths(None)
+        if by_path:
+            machine_info["uoseg_cpu"]["by_path"] = by_path
     except (ImportError, AttributeError):
         pass
+
+
+# --------------------------------------------------------------------------- #
+# uoseg's CPU paths in one process (benches/per_path.py)
+# --------------------------------------------------------------------------- #
+
+CPU_PATHS = ("native", "avx2", "scalar")
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption(
+        "--uoseg-paths",
+        default="",
+        help="comma-separated CPU paths (native, avx2, scalar): every uoseg benchmark "
+        "runs once under each, right after the same workload's baselines",
+    )
+
+
+def cpu_paths_option(config: Any) -> list[str]:
+    paths = [p.strip() for p in str(config.getoption("--uoseg-paths", "")).split(",") if p.strip()]
+    unknown = sorted(set(paths) - set(CPU_PATHS))
+    if unknown:
+        raise pytest.UsageError(
+            f"--uoseg-paths takes some of {', '.join(CPU_PATHS)}; got {unknown}"
+        )
+    return paths
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    # uoseg's benchmarks are the tests named after it (test_w4_rfm_uoseg,
+    # test_w2_q2_ids_uoseg_dsl); the baselines' tests are not parametrized.
+    paths = cpu_paths_option(metafunc.config)
+    name = metafunc.function.__name__
+    if paths and (name.endswith("_uoseg") or name.endswith("_uoseg_dsl")):
+        metafunc.parametrize("cpu_path", paths, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def cpu_path(request: Any) -> Iterator[str | None]:
+    """The CPU path this test runs uoseg under (``--uoseg-paths``), set with
+    ``uoseg.set_cpu_paths`` for the test and undone after; ``None`` (the
+    process's own level) when the run does not compare paths."""
+    path = getattr(request, "param", None)
+    if path is None:
+        yield None
+        return
+    import uoseg
+
+    uoseg.set_cpu_paths(path)
+    try:
+        yield path
+    finally:
+        uoseg.set_cpu_paths(None)
 
 
 # The instruction sets uoseg's kernels choose between (or would).

@@ -7,20 +7,22 @@ Usage::
     UOSEG_BENCH_USERS=10000000 python benches/per_path.py [--paths native,avx2,scalar]
         [--json per_path.json]
 
-uoseg reads ``UOSEG_CPU`` once per process, so each path runs in a pytest
-process of its own, on the same seeded population. The baselines (pandas,
-NumPy, polars, DuckDB, pyroaring) do not depend on the path: they run once,
-first, in a process of their own, so that no path's timings depend on what
-the peers leave behind in a process (their heaps, their idle thread pools).
-The table has one row per workload and path, with each baseline's ratio to
-uoseg on that path (above 1 means uoseg is faster).
+One pytest process generates the seeded population once and times, workload
+by workload, the baselines (pandas, NumPy, polars, DuckDB, pyroaring) and
+then uoseg under each path (``--uoseg-paths``: the conftest switches the
+path with ``uoseg.set_cpu_paths`` around each of uoseg's benchmarks). Every
+ratio thus compares timings taken minutes apart: on the virtual machines
+these figures come from, the same W4 call drifted from about 0.5 to 0.9 s
+within twenty minutes, and a run of one process per path spreads each
+workload's timings over half an hour. The table has one row per workload and
+path, with each baseline's ratio to uoseg on that path (above 1 means uoseg
+is faster).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -57,80 +59,73 @@ UOSEG_TOOLS = {"uoseg": "", "uoseg_dsl": " (DSL)"}
 PATHS = ("native", "avx2", "scalar")
 
 
-def run_pytest(selection: str, cpu: str | None, out: Path) -> dict[str, Any]:
-    """One pytest process over the workloads' files; its benchmark JSON.
-    ``cpu`` sets ``UOSEG_CPU`` (``None``: as the caller's environment has it)."""
+def run_pytest(paths: Sequence[str], out: Path) -> dict[str, Any]:
+    """The one pytest process over the workloads' files; its benchmark JSON."""
     command = [
         sys.executable,
         "-m",
         "pytest",
         *(str(HERE / f) for f in FILES),
         "-k",
-        selection,
+        SELECTION,
+        f"--uoseg-paths={','.join(paths)}",
         "--benchmark-enable",
         f"--benchmark-json={out}",
         "-q",
         "-p",
         "no:cacheprovider",
     ]
-    env = dict(os.environ) if cpu is None else {**os.environ, "UOSEG_CPU": cpu}
-    done = subprocess.run(command, env=env, cwd=HERE.parent, check=False)
+    done = subprocess.run(command, cwd=HERE.parent, check=False)
     if done.returncode != 0:
-        what = "baselines'" if cpu is None else f"{cpu} path's"
-        raise SystemExit(f"the {what} run failed (pytest exit status {done.returncode})")
+        raise SystemExit(f"the per-path run failed (pytest exit status {done.returncode})")
     with open(out, encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
     return data
 
 
-def run_baselines(out: Path) -> dict[str, Any]:
-    """Every baseline of the workloads, in one process without uoseg's benchmarks."""
-    return run_pytest(f"({SELECTION}) and not uoseg", None, out)
+def path_of(bench: dict[str, Any]) -> str | None:
+    """The CPU path a uoseg benchmark ran under; ``None`` for the baselines."""
+    path = (bench.get("params") or {}).get("cpu_path")
+    return None if path is None else str(path)
 
 
-def run_path(path: str, out: Path) -> dict[str, Any]:
-    """uoseg's benchmarks alone, in one process with ``UOSEG_CPU=path``."""
-    return run_pytest(f"({SELECTION}) and uoseg", path, out)
-
-
-def medians(data: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Group -> tool -> median seconds."""
-    out: dict[str, dict[str, float]] = {}
+def medians(data: dict[str, Any]) -> dict[tuple[str, str | None], dict[str, float]]:
+    """(group, path) -> tool -> median seconds; the baselines' path is ``None``."""
+    out: dict[tuple[str, str | None], dict[str, float]] = {}
     for bench in data.get("benchmarks", []):
         if bench.get("stats"):
             group = bench.get("group") or bench["name"]
-            out.setdefault(group, {})[report.tool_of(bench)] = bench["stats"]["median"]
+            key = (group, path_of(bench))
+            out.setdefault(key, {})[report.tool_of(bench)] = bench["stats"]["median"]
     return out
 
 
-def per_path_report(baseline_run: dict[str, Any], runs: dict[str, dict[str, Any]]) -> str:
+def per_path_report(data: dict[str, Any], paths: Sequence[str]) -> str:
     """The table of every path's uoseg medians against the baselines."""
-    first = next(iter(runs.values()), baseline_run)
-    baselines = {
-        group: {tool: t for tool, t in tools.items() if tool != "uoseg"}
-        for group, tools in medians(baseline_run).items()
-    }
+    timings = medians(data)
     rows: dict[str, dict[str, float | None]] = {}
-    for path, data in runs.items():
-        for group, tools in medians(data).items():
+    for path in paths:
+        for (group, at), tools in timings.items():
+            if at != path:
+                continue
             for tool, suffix in UOSEG_TOOLS.items():
                 if tool in tools:
                     rows[f"{group}{suffix} [{path}]"] = {
                         "uoseg": tools[tool],
-                        **baselines.get(group, {}),
+                        **timings.get((group, None), {}),
                     }
     seen = {tool for row in rows.values() for tool in row}
     tools = [t for t in report.TOOLS if t in seen]
     lines = []
-    cpu = first.get("machine_info", {}).get("uoseg_cpu")
+    cpu = data.get("machine_info", {}).get("uoseg_cpu")
     if cpu:
-        lines.append(report.cpu_line({k: v for k, v in cpu.items() if k != "paths"}))
-    for path, data in runs.items():
-        paths = data.get("machine_info", {}).get("uoseg_cpu", {}).get("paths")
-        if paths:
-            used = " ".join(paths["used"]) or "baseline only"
-            lines.append(f"- `UOSEG_CPU={path}`: {paths['level']} ({used})")
-    users = first.get("machine_info", {}).get("uoseg_bench_users")
+        lines.append(
+            report.cpu_line({k: v for k, v in cpu.items() if k not in ("paths", "by_path")})
+        )
+        for path, used in (cpu.get("by_path") or {}).items():
+            names = " ".join(used["used"]) or "baseline only"
+            lines.append(f"- `{path}` path: {used['level']} ({names})")
+    users = data.get("machine_info", {}).get("uoseg_bench_users")
     if users is not None:
         lines.append(f"\nPopulation: {int(users):,} users. Medians; (×) is baseline / uoseg.\n")
     lines += report.table(rows, tools, report.fmt_time, "workload [path]")
@@ -139,22 +134,19 @@ def per_path_report(baseline_run: dict[str, Any], runs: dict[str, dict[str, Any]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated UOSEG_CPU values")
-    parser.add_argument("--json", help="also write every path's results to this file")
+    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated CPU paths")
+    parser.add_argument("--json", help="also write the run's benchmark JSON to this file")
     args = parser.parse_args(argv)
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     unknown = sorted(set(paths) - set(PATHS))
     if not paths or unknown:
         parser.error(f"--paths takes some of {', '.join(PATHS)}; got {args.paths!r}")
-    runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        baseline_run = run_baselines(Path(tmp) / "baselines.json")
-        for path in paths:
-            runs[path] = run_path(path, Path(tmp) / f"{path}.json")
+        data = run_pytest(paths, Path(tmp) / "per_path.json")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"baselines": baseline_run, "paths": runs}, f)
-    print(per_path_report(baseline_run, runs))
+            json.dump(data, f)
+    print(per_path_report(data, paths))
     return 0
 
 
