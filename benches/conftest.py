@@ -43,6 +43,11 @@ HEAVY_ROUNDS = int(os.environ.get("UOSEG_BENCH_ROUNDS", "3"))
 # of 10 M values in a process took 87-150 ms, later ones 31-40 ms). Services
 # repeat their calls, so the steady state is what users see.
 HEAVY_WARMUP = int(os.environ.get("UOSEG_BENCH_WARMUP", "1"))
+# ... and untimed calls go on until this many seconds have passed: after a
+# tool that freed gigabytes, the next one's calls were slow for seconds, not
+# for one call (qcut's 10 M values took 84-118 ms a call for 15 rounds, then
+# 20-25 ms), so whichever tool or CPU path came first was timed in that state.
+HEAVY_WARMUP_S = float(os.environ.get("UOSEG_BENCH_WARMUP_SECONDS", "2"))
 # Heavy workloads take as many rounds as fit in this many seconds, by the
 # untimed call's time (at least UOSEG_BENCH_ROUNDS, at most HEAVY_MAX_ROUNDS),
 # as pytest-benchmark's calibration does for the light ones: three rounds of
@@ -83,7 +88,8 @@ def run(benchmark: Any, tool: str, fn: Callable[..., T], *args: Any, heavy: bool
 
     ``heavy`` workloads (up to seconds per call at 10 M users) skip
     pytest-benchmark's calibration, which would repeat a 50 s DuckDB pivot for
-    minutes: after ``UOSEG_BENCH_WARMUP`` untimed calls they run as many
+    minutes: after at least ``UOSEG_BENCH_WARMUP`` untimed calls, and as many
+    more as start within ``UOSEG_BENCH_WARMUP_SECONDS``, they run as many
     rounds as fit in ``UOSEG_BENCH_HEAVY_SECONDS`` by the last untimed call's
     time, at least ``UOSEG_BENCH_ROUNDS``.
     """
@@ -92,10 +98,13 @@ def run(benchmark: Any, tool: str, fn: Callable[..., T], *args: Any, heavy: bool
         return benchmark(fn, *args)
     rounds = HEAVY_ROUNDS
     if not getattr(benchmark, "disabled", False) and HEAVY_WARMUP > 0:
-        for _ in range(HEAVY_WARMUP):
+        began = perf_counter()
+        calls = 0
+        while calls < HEAVY_WARMUP or perf_counter() - began < HEAVY_WARMUP_S:
             start = perf_counter()
             fn(*args)
             took = perf_counter() - start
+            calls += 1
         fit = int(HEAVY_BUDGET_S / max(took, 1e-6))
         rounds = max(HEAVY_ROUNDS, min(HEAVY_MAX_ROUNDS, fit))
     return benchmark.pedantic(fn, args=args, rounds=rounds, iterations=1)

@@ -70,6 +70,9 @@ def run_pytest(paths: Sequence[str], out: Path) -> dict[str, Any]:
         SELECTION,
         f"--uoseg-paths={','.join(paths)}",
         "--benchmark-enable",
+        # Light workloads too run untimed first, as many rounds as they
+        # time: the first path after the baselines ran slow otherwise.
+        "--benchmark-warmup=on",
         f"--benchmark-json={out}",
         "-q",
         "-p",
