@@ -309,9 +309,7 @@ impl PyAudience {
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let dense = match (self.built.get(), &self.plan, &self.universe) {
             // A lazy audience is decoded as it is evaluated, without building it.
-            (None, Some(plan), Some(universe)) => {
-                released(py, || Ok(crate::parallel::install(|| crate::query::ids_plan(plan, &universe.users))))?
-            }
+            (None, Some(plan), Some(universe)) => released(py, || Ok(crate::query::ids_plan(plan, &universe.users)))?,
             _ => {
                 let bitmap = self.bitmap(py)?;
                 released(py, || Ok(crate::parallel::install(|| crate::roaring::view::sorted_ids_parallel(bitmap))))?

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use croaring::Bitmap;
-use rayon::prelude::*;
 
 use super::exec::Executor;
 use super::plan::{Leaf, Plan};
@@ -441,7 +440,7 @@ pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
         let mut scratch = Vec::new();
         tasks.into_iter().for_each(|task| decode(&mut scratch, task));
     } else {
-        crate::parallel::install(|| tasks.into_par_iter().for_each_init(Vec::new, decode));
+        crate::parallel::assisted_for_each(tasks, Vec::new, decode);
     }
     // SAFETY: the tasks' slices tile 0..total, and each chunk wrote exactly
     // its count (its popcount, taken from the same words) of ids.
@@ -501,11 +500,11 @@ fn execute(plan: &Plan, executor: &mut Executor<'_>, output: Output) -> Option<V
     if keys.len() < PARALLEL_MIN_CHUNKS {
         return Some(vec![run(0..keys.len())?]);
     }
-    crate::parallel::install(|| {
-        let step = keys.len().div_ceil(crate::parallel::num_threads().max(1));
-        let ranges: Vec<_> = (0..keys.len()).step_by(step).map(|s| s..(s + step).min(keys.len())).collect();
-        ranges.into_par_iter().map(run).collect::<Option<Vec<_>>>()
-    })
+    // A few ranges per thread, so that the calling thread takes more of them
+    // while the pool's threads wake (see `crate::parallel::assisted_map`).
+    let step = keys.len().div_ceil(4 * crate::parallel::num_threads().max(1));
+    let ranges: Vec<_> = (0..keys.len()).step_by(step).map(|s| s..(s + step).min(keys.len())).collect();
+    crate::parallel::assisted_map(ranges.len(), |i| run(ranges[i].clone())).into_iter().collect()
 }
 
 fn plan_is_leaf_segment(plan: &Plan) -> bool {
