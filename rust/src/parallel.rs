@@ -202,14 +202,14 @@ pub fn assisted_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> 
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = slots.get(i) else { break };
         let value = f(i);
-        if let Ok(mut slot) = slot.lock() {
-            *slot = Some(value);
-        }
+        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(value);
     };
     assisted(&work, n.saturating_sub(1));
     slots
         .into_iter()
-        .map(|slot| slot.into_inner().ok().flatten().expect("assisted_map: every index was computed"))
+        .map(|slot| {
+            slot.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()).expect("every index was computed")
+        })
         .collect()
 }
 
@@ -224,7 +224,9 @@ pub fn assisted_for_each<I: Send, S>(items: Vec<I>, init: impl Fn() -> S + Sync,
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(slot) = items.get(i) else { break };
-            let Some(item) = slot.lock().ok().and_then(|mut item| item.take()) else { continue };
+            // Never skipped, even past a poisoned lock (none is held across
+            // a call that could panic): callers rely on every item running.
+            let Some(item) = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() else { continue };
             f(state.get_or_insert_with(&init), item);
         }
     };

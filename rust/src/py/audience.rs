@@ -312,7 +312,7 @@ impl PyAudience {
             (None, Some(plan), Some(universe)) => released(py, || Ok(crate::query::ids_plan(plan, &universe.users)))?,
             _ => {
                 let bitmap = self.bitmap(py)?;
-                released(py, || Ok(crate::parallel::install(|| crate::roaring::view::sorted_ids_parallel(bitmap))))?
+                released(py, || Ok(crate::roaring::view::sorted_ids_parallel(bitmap)))?
             }
         };
         let Some(universe) = &self.universe else {
