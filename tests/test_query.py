@@ -451,6 +451,15 @@ LARGE_QUERIES = {
     "ALL AND NOT rare AND age IS NOT NULL AND last_active_days != 1": lambda m: (
         ~m["rare"] & (m["days"] != 1)
     ),
+    # A bare range, ranges of one column merged into one, and an empty merge.
+    "age BETWEEN 25 AND 35": lambda m: (m["age"] >= 25) & (m["age"] <= 35),
+    "age >= 25 AND last_active_days < 40 AND age <= 35 AND age > 30": lambda m: (
+        (m["age"] > 30) & (m["age"] <= 35) & (m["days"] < 40)
+    ),
+    "age > 60 AND b AND age < 20": lambda m: np.zeros_like(m["b"]),
+    "age >= 30 AND NOT (age > 40) AND age != 35 AND NOT last_active_days > 9": lambda m: (
+        (m["age"] >= 30) & (m["age"] <= 40) & (m["age"] != 35) & (m["days"] <= 9)
+    ),
 }
 
 
@@ -483,6 +492,9 @@ def test_large_population_matches_numpy() -> None:
         want = np.flatnonzero(expected(masks)).astype(np.uint32)
         assert np.array_equal(store.query(text).ids(), want), text
         assert store.count(text) == len(want), text
+        # Built as a bitmap, then read back.
+        either = np.flatnonzero(expected(masks) | masks["rare"]).astype(np.uint32)
+        assert np.array_equal((store.query(text) | store.query("rare")).ids(), either), text
 
 
 def test_query_audiences_are_snapshots_even_when_combined_later() -> None:

@@ -93,6 +93,10 @@ pub enum Scalar {
     Float(f64),
 }
 
+/// A range's low and high bounds, each with whether it is inclusive; `None`
+/// is unbounded.
+pub type Bounds = (Option<(Scalar, bool)>, Option<(Scalar, bool)>);
+
 /// Values of a column in its own domain ([`NumericColumn::values_of_sorted`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
@@ -234,12 +238,19 @@ impl NumericColumn {
     /// Users with `low (<= or <) value (<= or <) high`; None = unbounded. Nulls never match, a
     /// NaN bound matches nothing, and low > high gives the empty set.
     pub fn range(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> Bitmap {
-        self.inner.execute(self.range_plan(low, high))
+        let (lo, hi) = self.range_codes(low, high);
+        self.inner.execute(self.inner.plan_range(lo, hi))
     }
 
-    /// The same predicate as [`Self::range`], for chunk-at-a-time evaluation.
-    pub fn range_chunks(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> PredicateChunks<'_> {
-        PredicateChunks::new(&self.inner, self.range_plan(low, high))
+    /// The users in every one of `ranges` (`age >= 25 AND age <= 35`), for
+    /// chunk-at-a-time evaluation: codes are ranks of the sorted values, so
+    /// the intersection of ranges is one range, evaluated in one pass.
+    pub fn range_chunks(&self, ranges: &[Bounds]) -> PredicateChunks<'_> {
+        let (lo, hi) = ranges.iter().fold((0, usize::MAX), |(lo, hi), &(low, high)| {
+            let (l, h) = self.range_codes(low, high);
+            (lo.max(l), hi.min(h))
+        });
+        PredicateChunks::new(&self.inner, self.inner.plan_range(lo, hi))
     }
 
     /// The users a range can hold at most (the non-null users), to order operands.
@@ -247,19 +258,20 @@ impl NumericColumn {
         self.inner.ebm.cardinality()
     }
 
-    fn range_plan(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> CodePredicate {
+    /// The codes of a range's values, `lo..hi` (empty when `lo >= hi`).
+    fn range_codes(&self, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)>) -> (usize, usize) {
         let v = &self.inner.values;
         let lo = match low {
             None => 0,
-            Some((c, _)) if scalar_is_nan(c) => return CodePredicate::Empty,
+            Some((c, _)) if scalar_is_nan(c) => return (0, 0),
             Some((c, inclusive)) => v.lower_code(norm_scalar(c), inclusive),
         };
         let hi = match high {
             None => v.len(),
-            Some((c, _)) if scalar_is_nan(c) => return CodePredicate::Empty,
+            Some((c, _)) if scalar_is_nan(c) => return (0, 0),
             Some((c, inclusive)) => v.upper_code(norm_scalar(c), inclusive),
         };
-        self.inner.plan_range(lo, hi)
+        (lo, hi)
     }
 
     /// Users whose value equals `value` exactly (0.0 == -0.0; NaN matches nothing).

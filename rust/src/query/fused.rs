@@ -20,7 +20,7 @@ use croaring::Bitmap;
 
 use super::exec::Executor;
 use super::plan::{Leaf, Plan};
-use crate::numeric::{ChunkScratch, PredicateChunks, Scalar};
+use crate::numeric::{Bounds, ChunkScratch, PredicateChunks};
 use crate::roaring::words::{self, Words, WORDS};
 use crate::roaring::{RoaringView, Writer, BITSET_BYTES};
 use crate::store::Numeric;
@@ -37,8 +37,15 @@ enum Prepared {
     Universe,
     Bitmap(Arc<Bitmap>),
     AnyOf(Vec<Arc<Bitmap>>),
-    Range { numeric: Arc<Numeric>, low: Option<(Scalar, bool)>, high: Option<(Scalar, bool)> },
-    And { include: Vec<Prepared>, exclude: Vec<Prepared> },
+    /// Users in every one of the ranges of one column.
+    Range {
+        numeric: Arc<Numeric>,
+        ranges: Vec<Bounds>,
+    },
+    And {
+        include: Vec<Prepared>,
+        exclude: Vec<Prepared>,
+    },
     Or(Vec<Prepared>),
     Xor(Vec<Prepared>),
     Not(Box<Prepared>),
@@ -90,13 +97,16 @@ impl Preparer<'_, '_> {
             Plan::Leaf { leaf: Leaf::Bitmap(b), .. } => Prepared::Bitmap(b.clone()),
             Plan::Leaf { leaf: Leaf::AnyOf(maps), .. } => Prepared::AnyOf(maps.clone()),
             Plan::Leaf { leaf: Leaf::Range { numeric, low, high }, .. } => {
-                Prepared::Range { numeric: numeric.clone(), low: *low, high: *high }
+                Prepared::Range { numeric: numeric.clone(), ranges: vec![(*low, *high)] }
             }
             Plan::Leaf { leaf, .. } => Prepared::Bitmap(self.executor.leaf(leaf)),
             Plan::And { include, exclude } => {
-                let mut include: Vec<Prepared> = include.iter().map(|p| self.prepare(p)).collect();
+                let mut include = merge_ranges(include.iter().map(|p| self.prepare(p)).collect());
                 if include.is_empty() {
                     include.push(Prepared::Universe);
+                }
+                if include.len() == 1 && exclude.is_empty() {
+                    return include.remove(0);
                 }
                 include.sort_by_key(Prepared::order_key);
                 Prepared::And { include, exclude: exclude.iter().map(|p| self.prepare(p)).collect() }
@@ -107,6 +117,26 @@ impl Preparer<'_, '_> {
             Plan::Segment { body, .. } => self.prepare(body),
         }
     }
+}
+
+/// An AND's ranges of one column merged into one (`age >= 25 AND age <= 35`
+/// is one pass over the column's slices, not two and an AND).
+fn merge_ranges(include: Vec<Prepared>) -> Vec<Prepared> {
+    let mut merged: Vec<Prepared> = Vec::with_capacity(include.len());
+    for prepared in include {
+        if let Prepared::Range { numeric, ranges } = &prepared {
+            let same = merged.iter_mut().find_map(|m| match m {
+                Prepared::Range { numeric: n, ranges: r } if Arc::ptr_eq(n, numeric) => Some(r),
+                _ => None,
+            });
+            if let Some(into) = same {
+                into.extend_from_slice(ranges);
+                continue;
+            }
+        }
+        merged.push(prepared);
+    }
+    merged
 }
 
 /// A bitmap operand read chunk by chunk, keys ascending.
@@ -157,9 +187,7 @@ impl<'p> Op<'p> {
             Prepared::Universe => Op::Bits(cursor(universe)?),
             Prepared::Bitmap(b) => Op::Bits(cursor(b)?),
             Prepared::AnyOf(maps) => Op::AnyOf(maps.iter().map(|b| cursor(b)).collect::<Option<_>>()?),
-            Prepared::Range { numeric, low, high } => {
-                Op::Range(numeric.column.range_chunks(*low, *high), ChunkScratch::new())
-            }
+            Prepared::Range { numeric, ranges } => Op::Range(numeric.column.range_chunks(ranges), ChunkScratch::new()),
             Prepared::And { include, exclude } => Op::And { include: all(include)?, exclude: all(exclude)? },
             Prepared::Or(children) => Op::Or(all(children)?),
             Prepared::Xor(children) => Op::Xor(all(children)?),
@@ -452,7 +480,7 @@ pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
 type Chunk<'a> = (u16, Decoded<'a>, usize);
 
 fn execute(plan: &Plan, executor: &mut Executor<'_>, output: Output) -> Option<Vec<Part>> {
-    if plan.is_leaf() || plan_is_leaf_segment(plan) {
+    if is_bare_operand(plan) {
         return None;
     }
     let universe = executor.universe().clone();
@@ -507,10 +535,15 @@ fn execute(plan: &Plan, executor: &mut Executor<'_>, output: Output) -> Option<V
     crate::parallel::assisted_map(ranges.len(), |i| run(ranges[i].clone())).into_iter().collect()
 }
 
-fn plan_is_leaf_segment(plan: &Plan) -> bool {
+/// A plan that is one operand whose users exist already or are computed
+/// whole by the executor (a tag, a null test), possibly behind segments:
+/// fusing it has nothing to gain. Ranges and unions of values are computed,
+/// and fused they run on every thread and decode straight to ids.
+fn is_bare_operand(plan: &Plan) -> bool {
     match plan {
-        Plan::Segment { body, .. } => body.is_leaf() || plan_is_leaf_segment(body),
-        _ => false,
+        Plan::Segment { body, .. } => is_bare_operand(body),
+        Plan::Leaf { leaf: Leaf::Range { .. } | Leaf::AnyOf(_), .. } => false,
+        plan => plan.is_leaf(),
     }
 }
 
