@@ -140,11 +140,11 @@ pub fn evaluate_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> Arc<Bitmap> {
 /// The users of a bound plan as ascending ids, without building them where possible.
 pub fn ids_plan(plan: &plan::Plan, universe: &Arc<Bitmap>) -> Vec<u32> {
     let mut executor = exec::Executor::new(universe);
-    // The fused path runs on the calling thread, assisted by the pool's
-    // threads (see `crate::parallel`); the operand-at-a-time path in the pool.
+    // Both paths run on the calling thread, assisted by the pool's threads as
+    // they wake (see `crate::parallel`): no hand-off to a sleeping pool.
     match fused::ids(plan, &mut executor) {
         Some(ids) => ids,
-        None => crate::parallel::install(|| crate::roaring::view::sorted_ids_parallel(&executor.run(plan).0)),
+        None => crate::roaring::view::sorted_ids_parallel(&executor.run(plan).0),
     }
 }
 
