@@ -9,6 +9,7 @@
 //! 2.5 ms after 10 ms idle against 1 ms back to back.
 
 use std::any::Any;
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -94,6 +95,33 @@ pub fn ranges(len: usize, min_len: usize) -> Vec<std::ops::Range<usize>> {
     let parts = (len / min_len.max(1)).clamp(1, num_threads() * 4);
     let step = len.div_ceil(parts).max(1);
     (0..len).step_by(step).map(|start| start..(start + step).min(len)).collect()
+}
+
+/// Items grouped into runs of consecutive ones with about equal totals of
+/// `counts` (about four runs a thread), each run with its own part of `out`:
+/// the parts tile `out` in order, a run's part as long as its counts' sum.
+/// Parallel decoders fill them in place, each task its own part, with no
+/// zeroing first and no joining after.
+///
+/// `out` must be as long as the sum of `counts`.
+pub fn split_output<'o, T>(
+    counts: &[usize],
+    out: &'o mut [MaybeUninit<T>],
+) -> Vec<(std::ops::Range<usize>, &'o mut [MaybeUninit<T>])> {
+    let total: usize = counts.iter().sum();
+    debug_assert_eq!(total, out.len());
+    let per_task = total.div_ceil(4 * num_threads().max(1)).max(1);
+    let mut tasks = Vec::new();
+    let (mut rest, mut first, mut sum) = (out, 0, 0);
+    for (i, &count) in counts.iter().enumerate() {
+        sum += count;
+        if sum >= per_task || i + 1 == counts.len() {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(sum);
+            tasks.push((first..i + 1, part));
+            (rest, first, sum) = (tail, i + 1, 0);
+        }
+    }
+    tasks
 }
 
 /// Set in [`Assist::state`] once the caller has finished: helpers that start
@@ -270,6 +298,27 @@ mod tests {
                 });
                 assert_eq!(got, (0..n).map(|i| i * i).collect::<Vec<_>>(), "{n}");
             }
+        }
+    }
+
+    #[test]
+    fn split_output_tiles_the_output_in_runs_of_consecutive_items() {
+        let mut random = crate::test_random::Rng::new(16);
+        for n in [0usize, 1, 2, 7, 300] {
+            let counts: Vec<usize> = (0..n).map(|_| random.below(5_000) as usize).collect();
+            let total: usize = counts.iter().sum();
+            let mut out: Vec<MaybeUninit<u32>> = (0..total).map(|_| MaybeUninit::uninit()).collect();
+            let start = out.as_ptr() as usize;
+            let tasks = split_output(&counts, &mut out);
+            let (mut item, mut at) = (0, 0);
+            for (run, part) in &tasks {
+                assert_eq!(run.start, item, "runs are consecutive");
+                assert_eq!(part.len(), counts[run.clone()].iter().sum::<usize>());
+                assert_eq!(part.as_ptr() as usize, start + at * 4, "parts tile the output in order");
+                (item, at) = (run.end, at + part.len());
+            }
+            assert_eq!((item, at), (n, total));
+            assert!(tasks.len() <= n.min(4 * num_threads() + 1));
         }
     }
 

@@ -432,20 +432,13 @@ pub fn ids(plan: &Plan, executor: &mut Executor<'_>) -> Option<Vec<u32>> {
         })
         .flatten()
         .collect();
-    let total: usize = chunks.iter().map(|c| c.2).sum();
+    let counts: Vec<usize> = chunks.iter().map(|c| c.2).collect();
+    let total: usize = counts.iter().sum();
     let mut out: Vec<u32> = Vec::with_capacity(total);
-    // Tasks of consecutive chunks with about equal ids, each with its slice.
-    let per_task = total.div_ceil(4 * crate::parallel::num_threads().max(1)).max(1);
-    let mut tasks = Vec::new();
-    let (mut rest, mut first, mut ids) = (&mut out.spare_capacity_mut()[..total], 0, 0);
-    for (i, chunk) in chunks.iter().enumerate() {
-        ids += chunk.2;
-        if ids >= per_task || i + 1 == chunks.len() {
-            let (part, tail) = std::mem::take(&mut rest).split_at_mut(ids);
-            tasks.push((&chunks[first..=i], part));
-            (rest, first, ids) = (tail, i + 1, 0);
-        }
-    }
+    let tasks: Vec<_> = crate::parallel::split_output(&counts, &mut out.spare_capacity_mut()[..total])
+        .into_iter()
+        .map(|(run, part)| (&chunks[run], part))
+        .collect();
     let decode = |scratch: &mut Vec<u32>, (chunks, part): (&[Chunk<'_>], &mut [std::mem::MaybeUninit<u32>])| {
         let mut at = 0;
         for &(key, chunk, count) in chunks {

@@ -247,27 +247,10 @@ pub fn sorted_ids_parallel(bitmap: &Bitmap) -> Vec<u32> {
     else {
         return bitmap.to_vec();
     };
-    // About four tasks a thread, cut at container boundaries.
-    let per_task = (total as usize).div_ceil(4 * crate::parallel::num_threads().max(1)).max(1);
-    let mut tasks: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
-    let (mut first, mut ids) = (0, 0);
-    for (i, &card) in cards.iter().enumerate() {
-        ids += card;
-        if ids >= per_task || i + 1 == cards.len() {
-            tasks.push((first..i + 1, ids));
-            (first, ids) = (i + 1, 0);
-        }
-    }
     // Each task's part is written once, in place (no zeroing first: a
     // zeroed buffer of a million ids cost as much as decoding them).
     let mut out: Vec<u32> = Vec::with_capacity(total as usize);
-    let mut parts = Vec::with_capacity(tasks.len());
-    let mut rest = &mut out.spare_capacity_mut()[..total as usize];
-    for (containers, ids) in tasks {
-        let (part, tail) = rest.split_at_mut(ids);
-        parts.push((containers, part));
-        rest = tail;
-    }
+    let parts = crate::parallel::split_output(&cards, &mut out.spare_capacity_mut()[..total as usize]);
     crate::parallel::assisted_for_each(parts, Vec::new, |scratch: &mut Vec<u32>, (containers, part)| {
         let mut at = 0;
         for i in containers {
